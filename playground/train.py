@@ -1,0 +1,208 @@
+"""Train a GPT on next-token prediction.
+
+The objective: the logits at position t predict token t+1, so the targets are the inputs
+shifted left by one, and the loss is their mean cross-entropy.
+
+    python -m playground.train                 # the embedded model -> assets/model/
+    python -m playground.train --help
+
+``train_steps`` is a generator of progress records, used by the CLI and by the page.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from playground.config import GPTConfig, TrainConfig
+from playground.corpus import ASSETS, works
+from playground.model import GPT
+from playground.tokenizer import Tokenizer
+
+
+# -- data -------------------------------------------------------------------------------------
+def encode_works(tokenizer: Tokenizer, texts: list[str]) -> np.ndarray:
+    """One flat id stream: each work preceded by EOS (which also marks a document start)."""
+    ids: list[int] = []
+    for text in texts:
+        ids.append(tokenizer.eos_id)
+        ids.extend(tokenizer.encode_ids(text))
+    return np.asarray(ids, dtype=np.int64)
+
+
+def get_batch(data: np.ndarray, batch_size: int, block_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random windows: x = data[i : i+T], y = data[i+1 : i+T+1] (the shift by one)."""
+    starts = torch.randint(len(data) - block_size - 1, (batch_size,), generator=gen).numpy()
+    x = np.stack([data[s : s + block_size] for s in starts])  # (B, T)
+    y = np.stack([data[s + 1 : s + block_size + 1] for s in starts])  # (B, T)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of logits (B, T, V) against targets (B, T)."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+
+
+# -- loop -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    loss: float  # training loss of this step's batch (nats per token)
+    lr: float
+    tokens_per_s: float
+    elapsed_s: float
+    val_loss: float | None = None  # filled every `eval_every` steps
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to lr * min_lr_ratio."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    frac = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (not on biases, norms)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+@torch.no_grad()
+def estimate_loss(model: GPT, data: np.ndarray, cfg: TrainConfig, gen: torch.Generator) -> float:
+    was_training = model.training
+    model.eval()
+    losses = []
+    for _ in range(cfg.eval_batches):
+        x, y = get_batch(data, cfg.batch_size, model.config.block_size, gen)
+        losses.append(next_token_loss(model(x, use_cache=False).logits, y).item())
+    model.train(was_training)
+    return float(np.mean(losses))
+
+
+def train_steps(
+    model: GPT, train_data: np.ndarray, val_data: np.ndarray | None, cfg: TrainConfig
+) -> Iterator[Progress]:
+    """Train in place, yielding a Progress record after every step."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    eval_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    opt = make_optimizer(model, cfg)
+    block = model.config.block_size
+    t0 = time.perf_counter()
+    model.train()
+    for step in range(cfg.steps):
+        lr = lr_at(step, cfg)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        x, y = get_batch(train_data, cfg.batch_size, block, gen)
+        loss = next_token_loss(model(x, use_cache=False).logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        elapsed = time.perf_counter() - t0
+        val = None
+        last = step == cfg.steps - 1
+        if val_data is not None and cfg.eval_every and (step % cfg.eval_every == 0 or last):
+            val = estimate_loss(model, val_data, cfg, eval_gen)
+        yield Progress(step, loss.item(), lr, (step + 1) * x.numel() / elapsed, elapsed, val)
+    model.eval()
+
+
+# -- CLI --------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="Train the embedded Shakespeare GPT on CPU.")
+    p.add_argument("--out", default=str(ASSETS / "model"))
+    p.add_argument("--vocab", type=int, default=4096)
+    p.add_argument("--tokenizer", default=None, help="reuse this tokenizer.json instead of training one")
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--kv-heads", type=int, default=None, help="grouped-query attention (default: = heads)")
+    p.add_argument("--width", type=int, default=256)
+    p.add_argument("--block", type=int, default=256)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--threads", type=int, default=2)
+    for f in dataclasses.fields(TrainConfig):
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    tcfg = TrainConfig(**{f.name: getattr(a, f.name) for f in dataclasses.fields(TrainConfig)})
+
+    train_texts, val_texts = works("train"), works("val")
+    t0 = time.perf_counter()
+    if a.tokenizer:
+        tokenizer = Tokenizer.from_file(a.tokenizer)
+    else:
+        tokenizer = Tokenizer.train(train_texts.values(), a.vocab)  # trained on training works only
+    train_data = encode_works(tokenizer, list(train_texts.values()))
+    val_data = encode_works(tokenizer, list(val_texts.values()))
+    print(f"tokenizer: {tokenizer.vocab_size} tokens; train {len(train_data):,} tokens, val {len(val_data):,} "
+          f"({time.perf_counter() - t0:.1f}s)", flush=True)
+
+    mcfg = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=a.block, n_layer=a.layers, n_head=a.heads,
+                     n_kv_head=a.kv_heads, n_embd=a.width, dropout=a.dropout)
+    model = GPT(mcfg)
+    print(f"model: {model.num_parameters():,} parameters; {mcfg}", flush=True)
+    print(f"train: {tcfg}", flush=True)
+    history = []
+    for rec in train_steps(model, train_data, val_data, tcfg):
+        if rec.val_loss is not None or rec.step % 50 == 0:
+            print(f"step {rec.step:5d}  loss {rec.loss:.4f}  lr {rec.lr:.2e}  {rec.tokens_per_s:,.0f} tok/s  "
+                  f"{rec.elapsed_s / 60:.1f} min" + (f"  val {rec.val_loss:.4f}" if rec.val_loss is not None else ""),
+                  flush=True)
+        if rec.val_loss is not None:
+            history.append({"step": rec.step, "train_loss": rec.loss, "val_loss": rec.val_loss, "minutes": rec.elapsed_s / 60})
+    wall = rec.elapsed_s
+
+    from playground.evaluate import evaluate_nats  # noqa: E402  (avoid a cycle at import time)
+    from playground.weights import load_checkpoint, save_checkpoint
+
+    out = Path(a.out)
+    save_checkpoint(model.eval(), tokenizer, out)
+    shipped, _ = load_checkpoint(out)  # evaluate the weights as shipped (fp16 -> fp32)
+    result = evaluate_nats(shipped, tokenizer)
+    print(json.dumps(result, indent=2), flush=True)
+    (out / "train_log.json").write_text(json.dumps({"config": mcfg.to_dict(), "train": dataclasses.asdict(tcfg),
+                                                     "wall_s": wall, "history": history, "eval": result}, indent=2))
+    write_model_card(out, shipped, tokenizer, tcfg, wall, result, a)
+
+
+def write_model_card(out: Path, model: GPT, tokenizer: Tokenizer, tcfg: TrainConfig, wall: float, result: dict, a) -> None:
+    cfg = model.config
+    size = (out / "model.safetensors").stat().st_size
+    card = f"""# {out.name}: a small GPT trained on Shakespeare
+
+| | |
+|---|---|
+| architecture | decoder-only GPT, GPT-2 layout (pre-LayerNorm, GELU MLP, learned positions, tied LM head) |
+| layers × heads × width | {cfg.n_layer} × {cfg.n_head} × {cfg.n_embd} (KV heads: {cfg.n_kv_head}, head size {cfg.head_dim}) |
+| context window | {cfg.block_size} tokens |
+| vocabulary | {tokenizer.vocab_size} (byte-level BPE trained on the training works) |
+| parameters | {model.num_parameters():,} (LM head tied to the token embedding) |
+| weights | fp16 safetensors, {size / 1e6:.2f} MB |
+| data | 39 works of Shakespeare (assets/corpus); validation: {', '.join(result['works'])} held out whole |
+| training | {tcfg.steps} steps × {tcfg.batch_size} × {cfg.block_size} tokens, AdamW lr {tcfg.lr} (warm-up {tcfg.warmup_steps}, cosine to {tcfg.lr * tcfg.min_lr_ratio:.0e}), weight decay {tcfg.weight_decay}, dropout {cfg.dropout}, seed {tcfg.seed} |
+| wall time | {wall / 60:.1f} min on {a.threads} CPU threads |
+| validation loss | **{result['nats_per_char']:.4f} nats per character**, {result['nats_per_token']:.4f} nats per token ({result['tokens']:,} tokens, {result['chars']:,} characters; each token scored with ≥ {result['min_context']} tokens of context where the work has them) |
+
+Reproduce: `python -m playground.train` (this card's settings are the defaults), then
+`python -m playground.evaluate` to score the shipped weights.
+"""
+    (out / "README.md").write_text(card)
+
+
+if __name__ == "__main__":
+    main()
