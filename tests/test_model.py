@@ -1,0 +1,152 @@
+"""Invariants of the GPT core: causality, attention, KV cache, GQA."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from playground.model import ContextWindowFull, KVCache, causal_mask
+from tests.conftest import tiny_gpt
+
+
+@torch.no_grad()
+def test_changing_a_later_token_changes_no_earlier_logits(tiny_model):
+    torch.manual_seed(1)
+    idx = torch.randint(0, 512, (1, 20))
+    base = tiny_model(idx).logits
+    for j in (3, 10, 19):
+        changed = idx.clone()
+        changed[0, j] = (changed[0, j] + 7) % 512
+        out = tiny_model(changed).logits
+        assert torch.equal(out[:, :j], base[:, :j]), f"positions before {j} changed"
+        assert not torch.allclose(out[:, j], base[:, j]), "the changed position itself must change"
+
+
+@torch.no_grad()
+def test_attention_rows_sum_to_one_and_upper_triangle_is_exactly_zero(tiny_model):
+    idx = torch.randint(0, 512, (2, 17))
+    out = tiny_model(idx, return_attn=True)
+    assert len(out.attn) == tiny_model.config.n_layer
+    upper = ~causal_mask(17, 17)
+    for a in out.attn:
+        assert a.shape == (2, tiny_model.config.n_head, 17, 17)
+        torch.testing.assert_close(a.sum(-1), torch.ones(2, 4, 17), atol=1e-6, rtol=0)
+        assert (a[..., upper] == 0).all()
+
+
+@torch.no_grad()
+def test_explicit_attention_path_equals_fused_path(tiny_model):
+    idx = torch.randint(0, 512, (1, 30))
+    fused = tiny_model(idx).logits
+    explicit = tiny_model(idx, return_attn=True).logits
+    assert (fused - explicit).abs().max() < 1e-5
+
+
+@torch.no_grad()
+def test_attention_off_by_default():
+    out = tiny_gpt()(torch.zeros(1, 3, dtype=torch.long))
+    assert out.attn is None and out.logits.shape == (1, 3, 512)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("n_kv_head", [4, 2, 1])
+def test_cached_decoding_equals_uncached_for_50_greedy_steps(n_kv_head):
+    model = tiny_gpt(n_kv_head=n_kv_head, block_size=64)
+    prompt = torch.randint(0, 512, (1, 8))
+    # cached: prefill then one token at a time
+    out = model(prompt)
+    kv, ids = out.kv, prompt
+    cached_logits = []
+    for _ in range(50):
+        nxt = out.logits[:, -1].argmax(-1, keepdim=True)  # (1, 1)
+        cached_logits.append(out.logits[0, -1])
+        ids = torch.cat([ids, nxt], dim=1)
+        out = model(nxt, past_kv=kv)
+        kv = out.kv
+    assert kv.length == 58
+    # uncached: the whole sequence every step
+    ids2 = prompt
+    for step in range(50):
+        logits = model(ids2, use_cache=False).logits[0, -1]
+        assert (logits - cached_logits[step]).abs().max() <= 1e-4
+        ids2 = torch.cat([ids2, logits.argmax().view(1, 1)], dim=1)
+    assert torch.equal(ids, ids2)
+
+
+@torch.no_grad()
+def test_cached_attention_rows_equal_full_matrix(tiny_model):
+    idx = torch.randint(0, 512, (1, 12))
+    full = tiny_model(idx, return_attn=True).attn
+    pre = tiny_model(idx[:, :9], return_attn=True)
+    step = tiny_model(idx[:, 9:], past_kv=pre.kv, return_attn=True)  # 3 new tokens after a cache
+    for layer in range(2):
+        torch.testing.assert_close(step.attn[layer], full[layer][:, :, 9:, :], atol=1e-6, rtol=0)
+
+
+@torch.no_grad()
+def test_forward_never_changes_a_cache_the_caller_holds(tiny_model):
+    idx = torch.randint(0, 512, (1, 10))
+    base = tiny_model(idx)
+    snapshot = [k.clone() for k in base.kv.keys]
+    a = tiny_model(torch.tensor([[5]]), past_kv=base.kv)  # extends in place (fast path)
+    b = tiny_model(torch.tensor([[6]]), past_kv=base.kv)  # a branch from the same point: must copy
+    assert base.kv.length == 10
+    assert all(torch.equal(k, s) for k, s in zip(base.kv.keys, snapshot))
+    assert not torch.equal(a.kv.keys[0][:, :, 10], b.kv.keys[0][:, :, 10])
+    # the first branch still sees its own token 10 after the second one was written
+    again = tiny_model(torch.tensor([[5]]), past_kv=base.kv)
+    assert torch.equal(again.kv.keys[0], a.kv.keys[0])
+    copy.deepcopy(a.kv)  # plain data: deep-copyable
+
+
+@torch.no_grad()
+def test_crop_steps_back_and_the_next_step_can_differ(tiny_model):
+    idx = torch.randint(0, 512, (1, 6))
+    out = tiny_model(idx)
+    s1 = tiny_model(torch.tensor([[1]]), past_kv=out.kv)
+    back = s1.kv.crop(6)
+    s2 = tiny_model(torch.tensor([[2]]), past_kv=back)
+    ref = tiny_model(torch.cat([idx, torch.tensor([[2]])], 1), use_cache=False).logits[:, -1]
+    assert (s2.logits[:, -1] - ref).abs().max() < 1e-5
+    with pytest.raises(ValueError):
+        s1.kv.crop(8)
+
+
+@torch.no_grad()
+def test_kv_bytes_measured_equal_formula_and_gqa_is_smaller():
+    sizes = {}
+    for n_kv in (4, 2, 1):
+        model = tiny_gpt(n_kv_head=n_kv)
+        kv = model(torch.randint(0, 512, (3, 20))).kv
+        expected = KVCache.formula_bytes(model.config, batch=3, positions=20, bytes_per_value=4)
+        assert kv.nbytes == expected == sum(t.numel() * t.element_size() for t in kv.keys + kv.values)
+        assert kv.allocated_nbytes >= kv.nbytes
+        sizes[n_kv] = kv.nbytes
+    assert sizes[4] == 2 * sizes[2] == 4 * sizes[1]  # n_head / n_kv_head times smaller
+    assert "2 × 2 layers × 1 batch × 1 kv_heads × 5 positions × 8 head_dim × 4 bytes = 640 bytes" == \
+        KVCache.formula_text(tiny_gpt(n_kv_head=1).config, 1, 5)
+
+
+@torch.no_grad()
+def test_going_past_the_context_window_is_a_clear_error(tiny_model):
+    with pytest.raises(ContextWindowFull, match="context window holds 64 tokens"):
+        tiny_model(torch.zeros(1, 65, dtype=torch.long))
+    kv = tiny_model(torch.zeros(1, 64, dtype=torch.long)).kv
+    with pytest.raises(ContextWindowFull, match="64 cached \\+ 1 new"):
+        tiny_model(torch.zeros(1, 1, dtype=torch.long), past_kv=kv)
+
+
+@torch.no_grad()
+def test_beam_reorder_select_copies_rows(tiny_model):
+    kv = tiny_model(torch.randint(0, 512, (3, 5))).kv
+    sel = kv.select(torch.tensor([2, 2, 0]))
+    assert torch.equal(sel.keys[1][0], kv.keys[1][2]) and torch.equal(sel.keys[1][2], kv.keys[1][0])
+
+
+def test_weight_tying_and_gpt2_parameter_names(tiny_model):
+    assert tiny_model.lm_head.weight is tiny_model.transformer.wte.weight
+    names = set(dict(tiny_model.named_parameters()))
+    assert {"transformer.wte.weight", "transformer.wpe.weight", "transformer.h.0.attn.c_attn.weight",
+            "transformer.h.1.mlp.c_proj.bias", "transformer.ln_f.weight"} <= names
+    assert tiny_model.num_parameters() == sum(p.numel() for p in tiny_model.parameters())
