@@ -90,6 +90,9 @@ STRATEGIES = ("greedy", "sample", "beam")
 class SamplingParams:
     """How the next token is chosen. Invalid values raise ValueError with a plain message.
 
+    Whole-number fields accept integral floats (a Gradio ``step=1`` slider sends 3.0) and are
+    stored as ints; 2.5, NaN, infinity and bools are refused (see ``sampling.validate_params``).
+
     Order of the pipeline (as Hugging Face ``transformers``): repetition penalty -> temperature
     -> top-k -> top-p -> min-p -> softmax. ``temperature == 0`` means greedy.
     """
@@ -111,6 +114,12 @@ class SamplingParams:
         from playground.sampling import validate_params  # the rules live with the pipeline
 
         validate_params(self)
+        # normalise what validation accepted: 3.0 from a slider -> 3, 1 -> 1.0, a list of stops -> tuple
+        for name in ("top_k", "seed", "num_beams", "max_new_tokens"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        for name in ("temperature", "top_p", "min_p", "repetition_penalty", "length_penalty"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        object.__setattr__(self, "stop", tuple(self.stop))
 
     @property
     def greedy(self) -> bool:

@@ -141,6 +141,7 @@ class ForwardOut:
     logits: torch.Tensor  # (B, T, V)
     attn: tuple[torch.Tensor, ...] | None  # per layer (B, nh, T, S), only when asked
     kv: KVCache | None  # the cache after this call (S positions); None when use_cache=False
+    captured: dict[str, torch.Tensor] | None = None  # intermediates, only with capture=True
 
 
 class CausalSelfAttention(nn.Module):
@@ -167,22 +168,28 @@ class CausalSelfAttention(nn.Module):
         return q, k, v
 
     def forward(
-        self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, q: torch.Tensor, return_attn: bool
+        self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, q: torch.Tensor, return_attn: bool,
+        capture: dict[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Attend the new queries ``q`` (B, nh, T, hs) over all keys/values (B, nkv, S, hs)."""
+        """Attend the new queries ``q`` (B, nh, T, hs) over all keys/values (B, nkv, S, hs).
+
+        ``capture`` (opt-in) receives the intermediates under the names listed in ``GPT.forward``.
+        """
         B, T, C = x.shape
         S = k.shape[2]
         L = S - T  # positions before this call's tokens
         groups = self.n_head // self.n_kv_head
         att = None
-        if return_attn:
+        if return_attn or capture is not None:
             if groups > 1:  # each kv head serves `groups` consecutive query heads
                 k = k.repeat_interleave(groups, dim=1)  # (B, nh, S, hs)
                 v = v.repeat_interleave(groups, dim=1)
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, nh, T, S)
-            scores = scores.masked_fill(~causal_mask(T, S, x.device), float("-inf"))
-            att = F.softmax(scores, dim=-1)  # (B, nh, T, S); exactly 0 above the diagonal
+            masked = scores.masked_fill(~causal_mask(T, S, x.device), float("-inf"))
+            att = F.softmax(masked, dim=-1)  # (B, nh, T, S); exactly 0 above the diagonal
             y = self.attn_dropout(att) @ v  # (B, nh, T, hs)
+            if capture is not None:
+                capture.update(scores=scores, masked_scores=masked, pattern=att, z=y)
         else:
             # fused kernel; it never materialises the weights
             if T == 1:
@@ -196,7 +203,10 @@ class CausalSelfAttention(nn.Module):
                 dropout_p=self.dropout if self.training else 0.0, enable_gqa=groups > 1,
             )  # (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): heads side by side
-        return self.resid_dropout(self.c_proj(y)), att
+        out = self.resid_dropout(self.c_proj(y))  # (B, T, C)
+        if capture is not None:
+            capture.update(concat=y, attn_out=out)
+        return out, att if return_attn else None
 
 
 def causal_mask(T: int, S: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -267,12 +277,22 @@ class GPT(nn.Module):
         past_kv: KVCache | None = None,
         return_attn: bool = False,
         use_cache: bool = True,
+        capture: bool = False,
     ) -> ForwardOut:
         """Run ``idx`` (B, T) after the positions held in ``past_kv``.
 
         Returns the logits of the new positions, their attention (per layer (B, nh, T, S), only
         if asked) and a new KVCache covering all S positions (``None`` if ``use_cache=False``,
         as in training). ``past_kv`` is left as it was.
+
+        ``capture=True`` (opt-in; it costs memory and the fused kernel) also returns the
+        intermediates the pass used, in ``ForwardOut.captured``, named as TransformerLens does:
+          embed, pos_embed, blocks.{i}.resid_pre (B, T, C); blocks.{i}.ln1 (B, T, C);
+          blocks.{i}.attn.q (B, nh, T, hs), .k / .v (B, nkv, S, hs), .scores = QKᵀ/√d and
+          .masked_scores (-inf above the diagonal) and .pattern (B, nh, T, S), .z = pattern @ V
+          (B, nh, T, hs), .concat (B, T, C), .attn_out = c_proj(concat) (B, T, C);
+          blocks.{i}.resid_mid; blocks.{i}.ln2; blocks.{i}.mlp.pre = c_fc (B, T, 4C), .post = GELU,
+          .mlp_out (B, T, C); blocks.{i}.resid_post; ln_final (B, T, C).
         """
         B, T = idx.shape
         cfg = self.config
@@ -290,24 +310,45 @@ class GPT(nn.Module):
                 past_kv = KVCache._empty(cfg, self.transformer.wte.weight.detach(), B)
             store = past_kv._writable(T, cfg.block_size)
         pos = torch.arange(L, S, device=idx.device)  # (T,)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
+        tok_emb = self.transformer.wte(idx)  # (B, T, C)
+        pos_emb = self.transformer.wpe(pos)  # (T, C)
+        x = self.transformer.drop(tok_emb + pos_emb)  # (B, T, C)
+        cap: dict[str, torch.Tensor] | None = {"embed": tok_emb, "pos_embed": pos_emb} if capture else None
         attn = []
         for i, block in enumerate(self.transformer.h):
+            a_cap: dict[str, torch.Tensor] | None = {} if capture else None
             h = block.ln_1(x)  # (B, T, C)
             q, k, v = block.attn.qkv(h)  # q (B, nh, T, hs); k, v (B, nkv, T, hs)
             if store is not None:
                 store.k[i][:, :, L:S] = k
                 store.v[i][:, :, L:S] = v
                 k, v = store.k[i][:, :, :S], store.v[i][:, :, :S]  # (B, nkv, S, hs)
-            y, a = block.attn(h, k, v, q, return_attn)
+            y, a = block.attn(h, k, v, q, return_attn, a_cap)
+            if cap is not None:
+                p = f"blocks.{i}."
+                cap.update({p + "resid_pre": x, p + "ln1": h, p + "attn.q": q, p + "attn.k": k, p + "attn.v": v})
+                cap.update({p + "attn." + name: t for name, t in a_cap.items()})
             x = x + y  # residual
-            x = x + block.mlp(block.ln_2(x))  # residual
+            if cap is not None:
+                cap[p + "resid_mid"] = x
+                h2 = block.ln_2(x)  # (B, T, C)
+                pre = block.mlp.c_fc(h2)  # (B, T, 4C)
+                post = block.mlp.gelu(pre)  # (B, T, 4C)
+                m = block.mlp.dropout(block.mlp.c_proj(post))  # (B, T, C)
+                cap.update({p + "ln2": h2, p + "mlp.pre": pre, p + "mlp.post": post, p + "mlp_out": m})
+            else:
+                m = block.mlp(block.ln_2(x))  # (B, T, C)
+            x = x + m  # residual
+            if cap is not None:
+                cap[p + "resid_post"] = x
             if return_attn:
                 attn.append(a)
         x = self.transformer.ln_f(x)  # (B, T, C)
+        if cap is not None:
+            cap["ln_final"] = x
         logits = self.lm_head(x)  # (B, T, V)
         kv = None
         if store is not None:
             store.filled = S
             kv = KVCache(store, S)
-        return ForwardOut(logits=logits, attn=tuple(attn) if return_attn else None, kv=kv)
+        return ForwardOut(logits=logits, attn=tuple(attn) if return_attn else None, kv=kv, captured=cap)
