@@ -121,6 +121,170 @@ def train_steps(
     model.eval()
 
 
+# -- training in the page (issue: "watch it learn") ------------------------------------------
+class TrainingRefused(ValueError):
+    """A training request the server will not run (over a limit, busy, or disabled)."""
+
+
+@dataclass(frozen=True)
+class TrainLimits:
+    """What one in-page training may use; the server sets these (env vars override)."""
+
+    max_steps: int = 1500
+    max_seconds: float = 120.0
+    max_params: int = 1_500_000
+    max_block: int = 128
+    max_concurrent: int = 1
+    enabled: bool = True
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "TrainLimits":
+        import os
+
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(
+            max_steps=int(env.get("PLAYGROUND_TRAIN_MAX_STEPS", d.max_steps)),
+            max_seconds=float(env.get("PLAYGROUND_TRAIN_MAX_SECONDS", d.max_seconds)),
+            max_params=int(env.get("PLAYGROUND_TRAIN_MAX_PARAMS", d.max_params)),
+            max_block=int(env.get("PLAYGROUND_TRAIN_MAX_BLOCK", d.max_block)),
+            max_concurrent=int(env.get("PLAYGROUND_TRAIN_CONCURRENCY", d.max_concurrent)),
+            enabled=env.get("PLAYGROUND_DISABLE_TRAINING", "0").lower() not in ("1", "true", "yes"),
+        )
+
+
+class TrainingSlots:
+    """At most ``limits.max_concurrent`` trainings at once; the next one is told the server is busy."""
+
+    def __init__(self, n: int):
+        import threading
+
+        self._sem = threading.BoundedSemaphore(max(1, n))
+        self.n = max(1, n)
+
+    def __enter__(self) -> "TrainingSlots":
+        if not self._sem.acquire(blocking=False):
+            raise TrainingRefused(f"The server is busy: {self.n} training(s) already running. Try again in a minute.")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._sem.release()
+
+
+# presets that finish in well under a minute on 2 CPU cores
+PRESETS: dict[str, tuple[dict, dict]] = {
+    "tiny: 1 layer, 64 wide (~15 s)": (dict(n_layer=1, n_head=2, n_embd=64, block_size=64),
+                                       dict(steps=200, batch_size=16, lr=3e-3, warmup_steps=20)),
+    "small: 2 layers, 96 wide (~30 s)": (dict(n_layer=2, n_head=4, n_embd=96, block_size=64),
+                                         dict(steps=300, batch_size=16, lr=3e-3, warmup_steps=30)),
+    "deeper: 4 layers, 64 wide (~40 s)": (dict(n_layer=4, n_head=4, n_embd=64, block_size=64),
+                                          dict(steps=300, batch_size=16, lr=3e-3, warmup_steps=30)),
+}
+
+
+def check_request(model_cfg: GPTConfig, train_cfg: TrainConfig, limits: TrainLimits) -> None:
+    """Refuse, with a plain message, what the server's limits do not allow."""
+    if not limits.enabled:
+        raise TrainingRefused("Training is turned off on this server (PLAYGROUND_DISABLE_TRAINING).")
+    if train_cfg.steps > limits.max_steps:
+        raise TrainingRefused(f"{train_cfg.steps} steps is over this server's limit of {limits.max_steps}.")
+    if model_cfg.block_size > limits.max_block:
+        raise TrainingRefused(f"a context of {model_cfg.block_size} is over this server's limit of {limits.max_block} tokens.")
+    n = GPT(model_cfg).num_parameters()
+    if n > limits.max_params:
+        raise TrainingRefused(f"this model has {n:,} parameters; the server allows at most {limits.max_params:,}.")
+
+
+@dataclass(frozen=True)
+class ObjectiveRow:
+    """One batch row made visible: position t's logits predict token t+1."""
+
+    inputs: list[str]  # T readable input tokens
+    targets: list[str]  # T readable targets (the inputs shifted left by one)
+    target_probs: np.ndarray  # (T,) probability the model gave each target
+    losses: np.ndarray  # (T,) -log p(target): each position's contribution
+    mean_loss: float  # = F.cross_entropy over the row
+
+
+@torch.no_grad()
+def objective_row(model: GPT, tokenizer: Tokenizer, x: torch.Tensor, y: torch.Tensor) -> ObjectiveRow:
+    """x, y: (T,) one row of a batch from ``get_batch``."""
+    was_training = model.training
+    model.eval()
+    logits = model(x[None], use_cache=False).logits[0]  # (T, V)
+    model.train(was_training)
+    logp = torch.log_softmax(logits.float(), -1)  # (T, V)
+    lp = logp.gather(-1, y[:, None])[:, 0]  # (T,)
+    return ObjectiveRow(
+        inputs=[tokenizer.token_str(i) for i in x.tolist()],
+        targets=[tokenizer.token_str(i) for i in y.tolist()],
+        target_probs=lp.exp().numpy(),
+        losses=(-lp).numpy(),
+        mean_loss=float(-lp.mean()),
+    )
+
+
+@dataclass(frozen=True)
+class LiveUpdate:
+    progress: Progress
+    sample: str | None = None  # greedy continuation of the fixed prompt, every few steps
+    probe_tokens: list[str] | None = None
+    probe_attention: np.ndarray | None = None  # (T, T) last layer, head 0, on the fixed sentence
+    objective: ObjectiveRow | None = None
+    stopped_by: str | None = None  # "steps" | "time limit" | "stop button" at the end
+
+
+@torch.no_grad()
+def greedy_sample(model: GPT, tokenizer: Tokenizer, prompt: str, n: int) -> str:
+    was_training = model.training
+    model.eval()
+    ids = tokenizer.encode_ids(prompt)[-(model.config.block_size - n):]
+    out = model(torch.tensor([ids]))
+    new = []
+    for _ in range(n):
+        nxt = int(out.logits[0, -1].argmax())
+        new.append(nxt)
+        out = model(torch.tensor([[nxt]]), past_kv=out.kv)
+    model.train(was_training)
+    return tokenizer.decode(new)
+
+
+def live_training(model: GPT, tokenizer: Tokenizer, train_data: np.ndarray, val_data: np.ndarray,
+                  cfg: TrainConfig, limits: TrainLimits, *, prompt: str = "ROMEO:",
+                  probe: str = "To be, or not to be, that is the question", every: int = 25,
+                  should_stop=lambda: False, pause_s: float = 0.002) -> Iterator[LiveUpdate]:
+    """Train ``model`` in place under ``limits``, yielding updates the page can draw.
+
+    ``pause_s`` yields the CPU briefly after every step so other users' requests keep
+    their latency on a shared 2-core server.
+    """
+    probe_ids = torch.tensor([tokenizer.encode_ids(probe)[: model.config.block_size]])
+    row_gen = torch.Generator().manual_seed(0)
+    fixed_x, fixed_y = get_batch(train_data, 1, model.config.block_size, row_gen)
+    fixed_x, fixed_y = fixed_x[0, :24], fixed_y[0, :24]
+    t0 = time.perf_counter()
+    for rec in train_steps(model, train_data, val_data, cfg):
+        last = rec.step == cfg.steps - 1
+        over_time = time.perf_counter() - t0 > limits.max_seconds
+        stop = "stop button" if should_stop() else "time limit" if over_time else "steps" if last else None
+        if rec.step % every == 0 or stop:
+            with torch.no_grad():
+                was = model.training
+                model.eval()
+                att = model(probe_ids, use_cache=False, return_attn=True).attn[-1][0, 0].numpy()  # (T, T)
+                model.train(was)
+            yield LiveUpdate(rec, greedy_sample(model, tokenizer, prompt, 24),
+                             [tokenizer.token_str(i) for i in probe_ids[0].tolist()], att,
+                             objective_row(model, tokenizer, fixed_x, fixed_y), stop)
+        else:
+            yield LiveUpdate(rec)
+        if stop:
+            model.eval()
+            return
+        if pause_s:
+            time.sleep(pause_s)
+
+
 # -- CLI --------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Train the embedded Shakespeare GPT on CPU.")

@@ -39,3 +39,62 @@ def test_loss_falls_on_a_tiny_training_run(small_tokenizer):
     assert len(records) == 60 and not model.training
     assert after < before - 0.5, (before, after)
     assert np.mean([r.loss for r in records[-10:]]) < np.mean([r.loss for r in records[:10]])
+
+
+def test_objective_row_loss_is_cross_entropy_of_shifted_targets(small_tokenizer):
+    from playground.train import objective_row
+
+    model = tiny_gpt(vocab_size=small_tokenizer.vocab_size, block_size=32)
+    data = encode_works(small_tokenizer, ["To be, or not to be, that is the question. " * 20])
+    x, y = get_batch(data, 1, 32, torch.Generator().manual_seed(3))
+    row = objective_row(model, small_tokenizer, x[0], y[0])
+    with torch.no_grad():
+        direct = F.cross_entropy(model(x, use_cache=False).logits[0], y[0]).item()
+    assert abs(row.mean_loss - direct) < 1e-5
+    assert row.targets[:-1] == row.inputs[1:]  # shifted by one
+    np.testing.assert_allclose(row.losses, -np.log(row.target_probs), rtol=1e-5)
+
+
+def test_limits_refuse_with_clear_messages():
+    import pytest
+
+    from playground.config import GPTConfig
+    from playground.train import TrainingRefused, TrainingSlots, TrainLimits, check_request
+
+    limits = TrainLimits(max_steps=100, max_params=50_000, max_block=64)
+    small = GPTConfig(vocab_size=512, block_size=32, n_layer=1, n_head=2, n_embd=32)
+    check_request(small, TrainConfig(steps=100), limits)
+    with pytest.raises(TrainingRefused, match="limit of 100"):
+        check_request(small, TrainConfig(steps=101), limits)
+    with pytest.raises(TrainingRefused, match="at most 50,000"):
+        check_request(GPTConfig(vocab_size=4096, block_size=32, n_layer=1, n_head=2, n_embd=64), TrainConfig(steps=10), limits)
+    with pytest.raises(TrainingRefused, match="limit of 64 tokens"):
+        check_request(GPTConfig(vocab_size=512, block_size=128, n_layer=1, n_head=2, n_embd=32), TrainConfig(steps=10), limits)
+    with pytest.raises(TrainingRefused, match="turned off"):
+        check_request(small, TrainConfig(steps=10), TrainLimits.from_env({"PLAYGROUND_DISABLE_TRAINING": "1"}))
+    slots = TrainingSlots(1)
+    with slots:
+        with pytest.raises(TrainingRefused, match="busy"):
+            with slots:
+                pass
+    with slots:  # released again
+        pass
+
+
+def test_live_training_streams_updates_and_stops_on_request(small_tokenizer):
+    from playground.train import TrainLimits, live_training
+
+    data = encode_works(small_tokenizer, [__import__("playground.corpus").corpus.works("train")["macbeth.txt"][:20_000]])
+    model = tiny_gpt(vocab_size=small_tokenizer.vocab_size, block_size=32)
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 12
+
+    cfg = TrainConfig(steps=50, batch_size=4, warmup_steps=2, eval_every=5, eval_batches=1)
+    ups = list(live_training(model, small_tokenizer, data, data, cfg, TrainLimits(), every=5, should_stop=stop, pause_s=0))
+    assert ups[-1].stopped_by == "stop button" and len(ups) == 13
+    full = [u for u in ups if u.sample is not None]
+    assert full[0].probe_attention.shape[0] == full[0].probe_attention.shape[1] == len(full[0].probe_tokens)
+    assert full[0].objective is not None and not model.training
