@@ -11,8 +11,8 @@ step for step, so the best sequences and their scores are the ones a student wou
   not end (EOS or the length limit) run on; an ending one among the best k becomes a finished
   hypothesis scored ``sum(log p) / generated_length ** length_penalty`` (EOS counted);
 * the search stops when the length limit is reached, when ``early_stopping`` is True and k
-  hypotheses are finished, or (``early_stopping`` False) when k are finished and the best running
-  beam, scored at its current length, cannot beat the worst of them.
+  hypotheses are finished, or when k are finished and the best running beam, scored at its
+  current length, cannot beat the worst of them (transformers' heuristic).
 
 Dimension names: K = num_beams, V = vocabulary.
 """
@@ -81,10 +81,15 @@ class BeamResult:
 
 
 @torch.no_grad()
-def beam_search(model: GPT, prompt_ids: Sequence[int], params: SamplingParams, eos_id: int | None = None) -> BeamResult:
+def beam_search(
+    model: GPT, prompt_ids: Sequence[int], params: SamplingParams, eos_id: int | None = None
+) -> BeamResult:
     """Beam search with ``params.num_beams`` beams; the KV cache is reordered with ``select``."""
     K = params.num_beams
     prompt = [int(i) for i in prompt_ids]
+    vocab = model.config.vocab_size
+    if any(not 0 <= i < vocab for i in prompt) or (eos_id is not None and not 0 <= eos_id < vocab):
+        raise ValueError(f"token ids must be in 0..{vocab - 1} (the model's vocabulary)")
     check_fits(len(prompt), params.max_new_tokens, model.config.block_size)
     lp, penalty, max_new = params.length_penalty, params.repetition_penalty, params.max_new_tokens
     device = model.transformer.wte.weight.device
@@ -98,14 +103,12 @@ def beam_search(model: GPT, prompt_ids: Sequence[int], params: SamplingParams, e
     # running beams (K slots): generated tokens, cumulative log-prob, tree node
     run_tokens: list[tuple[int, ...]] = [()] * K
     run_scores = torch.full((K,), NEG, device=device)  # (K,)
-    run_scores[0] = 0.0
+    run_scores[0] = 0.0  # only beam 0 is real at first, so step 0 does not pick one token K times
     run_nodes = [0] * K
-    # finished hypotheses (K slots, best first): score, whether the slot holds one, tokens, node, log-prob
+    # finished hypotheses (K slots, best first); a slot may still be empty (fin_done False)
     fin_scores = torch.full((K,), NEG, device=device)  # (K,)
     fin_done = torch.zeros(K, dtype=torch.bool, device=device)  # (K,)
-    fin_tokens: list[tuple[int, ...]] = [()] * K
-    fin_nodes, fin_logprob = [-1] * K, [0.0] * K
-    improvable = True
+    fin_hyps: list[BeamHypothesis | None] = [None] * K
 
     nodes = [BeamNode(0, -1, None, None, 0.0, 0.0, kept=True, finished=False, score=None)]
     stop = "max_new_tokens"
@@ -113,7 +116,8 @@ def beam_search(model: GPT, prompt_ids: Sequence[int], params: SamplingParams, e
         length = step + 1  # generated tokens once this step's token is added
         lprobs = log_probs(logits)  # (K, V)
         if penalty != 1.0:
-            lprobs = torch.stack([repetition_penalty(lprobs[b], prompt + list(run_tokens[b]), penalty) for b in range(K)])
+            seen = [prompt + list(run_tokens[b]) for b in range(K)]  # each beam's own text
+            lprobs = torch.stack([repetition_penalty(lprobs[b], seen[b], penalty) for b in range(K)])  # (K, V)
         total = (lprobs + run_scores[:, None]).reshape(-1)  # (K*V,) every beam x token
         cand_scores, cand_index = torch.topk(total, n_cand)  # (2K,) best first
         cand_beam, cand_token = cand_index // V, cand_index % V  # (2K,)
@@ -123,50 +127,47 @@ def beam_search(model: GPT, prompt_ids: Sequence[int], params: SamplingParams, e
 
         # the K best continuations that do not end run on
         pick = torch.topk(cand_scores + ends.float() * NEG, K).indices  # (K,)
-        # an ending continuation among the best K becomes a finished hypothesis, if it is still useful
+        kept = {int(i) for i in pick if not ends[i]}
+        # an ending continuation among the best K becomes a finished hypothesis if it beats the
+        # worst one held. (transformers also bars new ones once it may stop early; with one
+        # prompt the loop has already ended by then, so that case cannot arise here.)
         just_finished = ends & (torch.arange(n_cand, device=device) < K)  # (2K,)
         fin_cand = cand_scores / (length**lp)  # (2K,) length-penalised
-        fin_cand = fin_cand + float(bool(fin_done.all()) and params.early_stopping) * NEG
-        fin_cand = fin_cand + float(not improvable) * NEG
         fin_cand = fin_cand + (~just_finished).float() * NEG
-        merged = torch.topk(torch.cat([fin_scores, fin_cand]), K).indices  # (K,) of 3K
-        entered = {int(m) - K for m in merged if m >= K and just_finished[m - K]}
+        merged = [int(m) for m in torch.topk(torch.cat([fin_scores, fin_cand]), K).indices]  # K of 3K
+        entered = {m - K for m in merged if m >= K and just_finished[m - K]}
 
         # record this step's 2K continuations in the tree
         first_id = len(nodes)
-        kept = {int(i) for i in pick if not ends[i]}
+        cand_tokens = [run_tokens[int(cand_beam[i])] + (int(cand_token[i]),) for i in range(n_cand)]
         for i in range(n_cand):
             beam, token = int(cand_beam[i]), int(cand_token[i])
-            cum = float(cand_scores[i])
             nodes.append(BeamNode(
                 node_id=first_id + i, step=step, parent=run_nodes[beam], token_id=token,
-                logprob=float(lprobs[beam, token]), cum_logprob=cum, kept=i in kept, finished=i in entered,
-                score=float(fin_cand[i]) if i in entered else None,
+                logprob=float(lprobs[beam, token]), cum_logprob=float(cand_scores[i]),
+                kept=i in kept, finished=i in entered, score=float(fin_cand[i]) if i in entered else None,
             ))
+        new_hyps = {
+            i: BeamHypothesis(tokens=cand_tokens[i], logprob=float(cand_scores[i]), score=float(fin_cand[i]),
+                              node_id=first_id + i, eos=eos_id is not None and cand_tokens[i][-1] == eos_id)
+            for i in entered
+        }
+        fin_hyps = [fin_hyps[m] if m < K else new_hyps.get(m - K) for m in merged]
+        fin_scores = torch.cat([fin_scores, fin_cand])[merged]  # (K,)
+        fin_done = torch.cat([fin_done, just_finished])[merged]  # (K,)
 
-        # update the finished list (old slots 0..K-1, new candidates K..3K-1)
-        old = (fin_tokens, fin_nodes, fin_logprob)
-        new_tokens = [run_tokens[int(cand_beam[i])] + (int(cand_token[i]),) for i in range(n_cand)]
-        new_nodes = [first_id + i for i in range(n_cand)]
-        new_logprob = [float(cand_scores[i]) for i in range(n_cand)]
-        fin_tokens = [old[0][m] if m < K else new_tokens[m - K] for m in map(int, merged)]
-        fin_nodes = [old[1][m] if m < K else new_nodes[m - K] for m in map(int, merged)]
-        fin_logprob = [old[2][m] if m < K else new_logprob[m - K] for m in map(int, merged)]
-        fin_scores = torch.cat([fin_scores, fin_cand])[merged]
-        fin_done = torch.cat([fin_done, just_finished])[merged]
-
-        # update the running beams
-        run_tokens = [new_tokens[int(i)] for i in pick]
+        run_tokens = [cand_tokens[int(i)] for i in pick]
         run_nodes = [first_id + int(i) for i in pick]
         run_scores = (cand_scores + ends.float() * NEG)[pick]  # (K,)
 
-        # can the search stop? (transformers' early-stopping heuristic)
-        best_running = run_scores[0] / (length**lp)
-        worst_finished = torch.where(fin_done, fin_scores.min(), torch.full_like(fin_scores, NEG))  # (K,)
-        improvable = improvable and bool((best_running > worst_finished).any())
         if bool(ends.all()):
             break
-        if not improvable or (bool(fin_done.all()) and params.early_stopping):
+        # stop once K hypotheses are finished and (early_stopping) that is enough, or (the heuristic
+        # of transformers) the best running beam, scored at its current length, beats none of them
+        best_running = run_scores[0] / (length**lp)
+        worst_finished = torch.where(fin_done, fin_scores.min(), torch.full_like(fin_scores, NEG))  # (K,)
+        can_improve = bool((best_running > worst_finished).any())
+        if not can_improve or (bool(fin_done.all()) and params.early_stopping):
             stop = "eos"
             break
         parents = cand_beam[pick]  # (K,) which old beam each new beam extends
@@ -174,14 +175,7 @@ def beam_search(model: GPT, prompt_ids: Sequence[int], params: SamplingParams, e
         out = model(tokens, past_kv=kv.select(parents))
         kv, logits = out.kv, out.logits[:, -1]  # logits (K, V)
 
-    hypotheses = tuple(
-        BeamHypothesis(
-            tokens=fin_tokens[j], logprob=fin_logprob[j], score=float(fin_scores[j]), node_id=fin_nodes[j],
-            eos=eos_id is not None and len(fin_tokens[j]) > 0 and fin_tokens[j][-1] == eos_id,
-        )
-        for j in range(K)
-        if fin_done[j]
-    )
+    hypotheses = tuple(h for h, done in zip(fin_hyps, fin_done.tolist()) if done)
     return BeamResult(
         prompt_ids=tuple(prompt), hypotheses=hypotheses, nodes=tuple(nodes), steps=step + 1, stop_reason=stop
     )

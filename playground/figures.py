@@ -1,21 +1,607 @@
-"""Plotly figures: each a pure function of plain data (numpy, lists, strings) -> go.Figure."""
+"""Plotly figures: each one a pure function of plain data (numpy arrays, lists of strings) -> go.Figure.
+
+No torch, no model, no gradio here (DESIGN.md §1): the UI turns records into arrays and calls
+these. Like BertViz, every function checks the shapes it is given and raises a ValueError that
+says what was expected, so a wrong call fails loudly instead of drawing a misleading chart.
+
+Shared look, for a projector as much as for a laptop: fonts of 14 px and more, an explicit
+``height`` on every figure (autosized plotly figures have rendered at zero height in Gradio),
+tokens on the axes, and one colour meaning per quantity across the page:
+  * attention weights and probabilities 0..1: ``WEIGHT_SCALE`` (white = 0, dark blue = 1);
+  * raw scores that can be negative: ``SCORE_SCALE`` (diverging, centred on 0);
+  * kept / removed / chosen tokens: ``KEPT``, ``REMOVED`` (grey, hatched), ``CHOSEN`` (orange);
+  * KV cache on / off: ``CACHE_ON`` / ``CACHE_OFF``.
+
+Speed: a Step redraws every view, so figures are built as plain dicts and wrapped once with
+plotly's validation switched off (``_figure``): validating each property costs 10-50 ms per
+figure, the dict costs ~1 ms. The tests re-validate every figure (``go.Figure(fig.to_dict())``),
+so a misspelt property still fails. Big inputs are cut before drawing (top-N bars, the last W
+positions in the overview): cost grows with what a figure shows, not with the vocabulary.
+"""
 from __future__ import annotations
+
+import math
+from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import diverging, make_colorscale, sample_colorscale, sequential
+
+FONT = dict(family="Inter, 'Noto Sans', 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', Arial, sans-serif", size=15,
+            color="#222")
+TITLE_SIZE = 17
+# explicit lists: plotly.js's own "Blues" runs the other way from plotly.py's, and it knows no "_r" names
+WEIGHT_SCALE = make_colorscale(sequential.Blues)
+SCORE_SCALE = make_colorscale(diverging.RdBu[::-1])
+BEAM_SCALE = make_colorscale(sequential.Viridis)
+KEPT, REMOVED, CHOSEN = "#4C78A8", "#C8C8C8", "#F58518"
+CACHE_ON, CACHE_OFF = "#4C78A8", "#E45756"
+MASK_SCALE = [[0.0, "#F2F2F2"], [0.5, "#F2F2F2"], [0.5, "#2F6BA8"], [1.0, "#2F6BA8"]]  # 0 = hidden, 1 = visible
+NEG_INF = "−∞"
+MAX_LABEL = 14  # characters of a token shown on an axis (hover shows more)
+GRID = "#E8E8E8"
 
 
-def next_token_bars(tokens: list[str], probs: np.ndarray, title: str = "Next-token probabilities") -> go.Figure:
-    """Horizontal bars, most likely token on top."""
-    probs = np.asarray(probs, dtype=float)
-    if len(tokens) != len(probs):
-        raise ValueError(f"{len(tokens)} tokens but {len(probs)} probabilities")
-    fig = go.Figure(go.Bar(
-        x=probs[::-1], y=[f"{t} " for t in tokens[::-1]], orientation="h",
-        text=[f"{p:.1%}" for p in probs[::-1]], textposition="outside",
-        marker_color="#4C78A8", hovertemplate="%{y}: %{x:.4f}<extra></extra>",
-    ))
-    fig.update_layout(title=title, height=40 + 28 * max(len(tokens), 5), margin=dict(l=10, r=40, t=50, b=30),
-                      xaxis=dict(title="probability", range=[0, min(1.0, float(probs.max(initial=0)) * 1.25 + 0.02)]),
-                      font=dict(size=15))
-    return fig
+# -- small helpers ---------------------------------------------------------------------------------
+def label(token: str, limit: int = MAX_LABEL) -> str:
+    """A token as plotly prints it: '<', '>' and '&' escaped (plotly reads tags), long ones cut."""
+    t = token if len(token) <= limit else token[: limit - 1] + "…"
+    return t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _chip_colours(steps: int = 101) -> list[tuple[str, str]]:
+    """(background, text) for p = 0, 0.01, ..., 1; text is whichever of black/white contrasts more (WCAG)."""
+    out = []
+    for bg in sample_colorscale(WEIGHT_SCALE, list(0.08 + 0.8 * np.linspace(0, 1, steps))):
+        rgb = [int(float(c)) / 255 for c in bg[bg.index("(") + 1:-1].split(",")]
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        lum = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+        out.append((bg, "#FFFFFF" if (1.05 / (lum + 0.05)) > ((lum + 0.05) / 0.05) else "#111111"))
+    return out
+
+
+_CHIP_COLOURS = _chip_colours()  # a table: sampling a colour scale costs ~0.5 ms, a Step may colour 250 chips
+
+
+def prob_colour(p: float) -> tuple[str, str]:
+    """(background, text) CSS colours for a probability, on the scale every 0..1 figure uses.
+
+    The token chips (HTML, built in the UI) use it, so a chip and a heatmap cell of the same
+    value look alike. The text is whichever of black and white contrasts more (WCAG luminance).
+    """
+    p = float(np.clip(p if np.isfinite(p) else 0.0, 0.0, 1.0))
+    return _CHIP_COLOURS[int(round(p * 100))]
+
+
+def _as_array(x, name: str, ndim: int, dtype=float) -> np.ndarray:
+    a = np.asarray(x, dtype=dtype)
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array; got shape {a.shape}")
+    return a
+
+
+def _check_len(tokens: Sequence[str], n: int, what: str) -> None:
+    if len(tokens) != n:
+        raise ValueError(f"{len(tokens)} tokens but {what} has {n} positions")
+
+
+def _ticks(tokens: Sequence[str], offset: int = 0, max_ticks: int = 40) -> dict:
+    """Numeric axis positions labelled with tokens (tokens repeat: a categorical axis would merge them)."""
+    every = max(1, math.ceil(len(tokens) / max_ticks))
+    vals = list(range(0, len(tokens), every))
+    return dict(tickmode="array", tickvals=[v + offset for v in vals], ticktext=[label(tokens[v]) for v in vals])
+
+
+def _axis(**kw) -> dict:
+    return dict(gridcolor=GRID, zerolinecolor="#BBBBBB", automargin=True, **kw)
+
+
+def _axis_title(text: str) -> dict:
+    return dict(text=text, font=dict(size=15))
+
+
+def _figure(data: list[dict], title: str, height: int, margin: dict | None = None,
+            annotations: Sequence[dict] = (), shapes: Sequence[dict] = (), **layout) -> go.Figure:
+    """Wrap plain trace/layout dicts into a Figure without plotly's per-property validation (see top)."""
+    base = dict(
+        title=dict(text=title, font=dict(size=TITLE_SIZE), x=0.01, xanchor="left"),
+        height=int(height), font=FONT, template={}, paper_bgcolor="white", plot_bgcolor="white",
+        margin=margin or dict(l=70, r=30, t=70, b=60), hoverlabel=dict(font=dict(size=15)),
+        annotations=list(annotations), shapes=list(shapes),
+    )
+    base.update(layout)
+    return go.Figure(data=data, layout=base, _validate=False)
+
+
+def _legend_top() -> dict:
+    return dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom", font=dict(size=14))
+
+
+def placeholder(message: str, height: int = 260) -> go.Figure:
+    """A figure that says why there is nothing to draw yet (never a blank white box)."""
+    note = dict(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=18, color="#555"))
+    return _figure([], "", height, margin=dict(l=10, r=10, t=10, b=10), annotations=[note],
+                   xaxis=dict(visible=False), yaxis=dict(visible=False))
+
+
+# -- attention ---------------------------------------------------------------------------------------
+def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], layer: int, head: int,
+                      highlight_query: int | None = None, height: int | None = None) -> go.Figure:
+    """One head's attention: query positions down, key positions across, weights 0..1.
+
+    ``weights`` is (S, S), row i = position i's query (zeros above the diagonal in a causal model).
+    ``highlight_query`` outlines that row (the step the page is looking at).
+    """
+    w = _as_array(weights, "weights", 2, dtype=np.float32)
+    S = w.shape[0]
+    if w.shape != (S, S):
+        raise ValueError(f"weights must be square (S, S); got shape {w.shape}")
+    _check_len(tokens, S, "weights")
+    if highlight_query is not None and not 0 <= highlight_query < S:
+        raise ValueError(f"highlight_query {highlight_query} is outside 0..{S - 1}")
+    # category axes named "position token" (unique even when a token repeats): the hover names both
+    # tokens without a per-cell string matrix (S² strings would cost more than the chart)
+    names = [f"{i} {label(t, 24)}" for i, t in enumerate(tokens)]
+    trace = dict(type="heatmap", z=w, x=names, y=names, zmin=0.0, zmax=1.0, colorscale=WEIGHT_SCALE,
+                 colorbar=dict(title=dict(text="weight"), thickness=16),
+                 hovertemplate="query %{y} → key %{x}<br>weight %{z:.3f}<extra></extra>")
+    if S <= 40:
+        trace.update(xgap=1, ygap=1)
+    every = max(1, math.ceil(S / 40))
+    ticks = dict(type="category", tickmode="array", tickvals=names[::every], ticktext=[label(t) for t in tokens[::every]])
+    shapes = []
+    if highlight_query is not None:
+        shapes.append(dict(type="rect", x0=-0.5, x1=S - 0.5, y0=highlight_query - 0.5, y1=highlight_query + 0.5,
+                           line=dict(color=CHOSEN, width=3)))
+    return _figure(
+        [trace], f"Attention · layer {layer}, head {head} · each row: which earlier tokens that token reads",
+        height or int(np.clip(180 + 22 * S, 420, 760)), margin=dict(l=110, r=30, t=70, b=110), shapes=shapes,
+        xaxis=_axis(title=_axis_title("key (attended-to) token"), tickangle=-50, showgrid=False, **ticks),
+        yaxis=_axis(title=_axis_title("query token"), autorange="reversed", showgrid=False, **ticks),
+    )
+
+
+def overview_window(n_layer: int, n_head: int, S: int, max_cells: int = 24_000) -> int:
+    """How many of the last positions each overview tile shows, so the whole grid stays ~max_cells."""
+    return int(max(1, min(S, math.isqrt(max(1, max_cells // max(1, n_layer * n_head))))))
+
+
+def overview_cell(layer: int, head: int, window: int) -> tuple[int, int]:
+    """(x, y) of a cell inside the tile of (layer, head): what a click on that tile reports."""
+    return head * (window + 1), layer * (window + 1)
+
+
+def attention_overview(attn: np.ndarray, tokens: Sequence[str], selected: tuple[int, int] | None = None,
+                       max_cells: int = 24_000, total: int | None = None, height: int | None = None) -> go.Figure:
+    """Every layer × head at once, as ONE tiled heatmap (a grid of small attention matrices).
+
+    ``attn`` is (n_layer, n_head, S, S). One trace instead of L×H subplots keeps this cheap
+    (a 144-panel ``make_subplots`` costs ~300 ms, this a few ms). Long sequences show each head's
+    last W positions (W from ``max_cells``), which the title says (``total``: the sequence length,
+    when the caller already cut ``attn`` to a window). Each cell's customdata is (layer, head), so
+    a click on a tile can open that head.
+    """
+    a = _as_array(attn, "attn", 4, dtype=np.float32)
+    L, H, S, S2 = a.shape
+    if S != S2:
+        raise ValueError(f"attn must be (n_layer, n_head, S, S); got shape {a.shape}")
+    _check_len(tokens, S, "attn")
+    if selected is not None and not (0 <= selected[0] < L and 0 <= selected[1] < H):
+        raise ValueError(f"selected {selected} is outside {L} layers × {H} heads")
+    W = overview_window(L, H, S, max_cells)
+    step = W + 1  # one empty (NaN) row/column between tiles
+    tiles = np.full((L, step, H, step), np.nan, dtype=np.float32)
+    tiles[:, :W, :, :W] = a[:, :, S - W:, S - W:].transpose(0, 2, 1, 3)  # (L, W, H, W)
+    z = tiles.reshape(L * step, H * step)[:-1, :-1]
+    cd = np.empty((L, step, H, step, 2), dtype=np.uint8 if max(L, H) <= 255 else np.int32)  # small JSON
+    cd[..., 0] = np.arange(L)[:, None, None, None]
+    cd[..., 1] = np.arange(H)[None, None, :, None]
+    cd = cd.reshape(L * step, H * step, 2)[:-1, :-1]
+    centre = (W - 1) / 2
+    shapes = []
+    if selected is not None:
+        l, h = selected
+        shapes.append(dict(type="rect", x0=h * step - 0.9, x1=h * step + W - 0.1, y0=l * step - 0.9,
+                           y1=l * step + W - 0.1, line=dict(color=CHOSEN, width=3)))
+    total = max(S, total or S)
+    shown = f"all {S} positions" if W == total else f"last {W} of {total} positions"
+    trace = dict(type="heatmap", z=z, customdata=cd, zmin=0.0, zmax=1.0, colorscale=WEIGHT_SCALE, hoverongaps=False,
+                 colorbar=dict(title=dict(text="weight"), thickness=16),
+                 hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>weight %{z:.3f}"
+                               "<br>click: open this head<extra></extra>")
+    return _figure(
+        [trace], f"All {L} layers × {H} heads ({shown}) · click a tile to open that head",
+        height or int(np.clip(130 + L * min(200, 800 / H), 360, 760)), margin=dict(l=90, r=30, t=100, b=20),
+        shapes=shapes, meta=dict(window=W, n_layer=L, n_head=H), dragmode=False,
+        xaxis=_axis(tickmode="array", tickvals=[h * step + centre for h in range(H)], side="top", showgrid=False,
+                    zeroline=False, ticktext=[f"head {h}" for h in range(H)], tickangle=0 if H <= 8 else -60),
+        yaxis=_axis(tickmode="array", tickvals=[l * step + centre for l in range(L)], autorange="reversed",
+                    ticktext=[f"layer {l}" for l in range(L)], showgrid=False, zeroline=False),
+    )
+
+
+def causal_mask_panels(tokens: Sequence[str], weights: np.ndarray, scores: np.ndarray | None = None,
+                       layer: int = 0, head: int = 0, max_tokens: int = 8, total: int | None = None,
+                       height: int | None = None) -> go.Figure:
+    """The causal-mask story of the course notes (§15.2), four panels for one layer/head, read
+    left to right, top to bottom:
+
+    ① the mask (1 = may look, 0 = hidden), ② raw scores QKᵀ/√d, ③ masked scores (−∞ above the
+    diagonal), ④ softmax weights. ``weights`` and ``scores`` are (T, T) for the same tokens;
+    ``scores`` may be None (② and ③ then say they are not available).
+
+    Only the first ``max_tokens`` positions are drawn, with their numbers in the cells (a 2 × 2
+    grid leaves room for them at 1280 px): because of the mask, row i never depends on a later
+    key, so this top-left block is complete (its rows still sum to 1). ``total``: the whole
+    sequence's length, when the caller passes only its first positions.
+    """
+    w = _as_array(weights, "weights", 2)
+    T = w.shape[0]
+    if w.shape != (T, T):
+        raise ValueError(f"weights must be square (T, T); got shape {w.shape}")
+    _check_len(tokens, T, "weights")
+    if scores is not None:
+        scores = _as_array(scores, "scores", 2)
+        if scores.shape != w.shape:
+            raise ValueError(f"scores {scores.shape} and weights {w.shape} must have the same shape")
+    n = min(T, max_tokens)
+    toks, w = list(tokens[:n]), w[:n, :n]
+    visible = np.tril(np.ones((n, n), dtype=np.float32))  # (n, n) 1 = the query may see the key
+    labels = [label(t, 24) for t in toks]
+    pair = [[f"{labels[i]} → {labels[j]}" for j in range(n)] for i in range(n)]
+    show_text = n <= 10  # numbers inside the cells while they fit at 14 px
+    cols, rows = [[0.0, 0.42], [0.53, 0.95]], [[0.58, 1.0], [0.0, 0.42]]  # (x, y) domains; row 0 on top
+    cell_text = dict(texttemplate="%{text}", textfont=dict(size=14)) if show_text else {}
+
+    def panel(k: int, **trace) -> dict:
+        return dict(type="heatmap", xaxis="x" if k == 0 else f"x{k + 1}", yaxis="y" if k < 2 else "y2",
+                    xgap=1, ygap=1, customdata=pair, **trace)
+
+    def colorbar(k: int) -> dict:  # beside a right-hand panel; the panel titles say what it measures
+        return dict(thickness=14, len=0.42, x=0.965, xanchor="left", y=rows[k // 2][0], yanchor="bottom",
+                    tickfont=dict(size=14))
+
+    data = [panel(0, z=visible, zmin=0, zmax=1, colorscale=MASK_SCALE, showscale=False,
+                  text=[["1" if v else "0" for v in row] for row in visible], **cell_text,
+                  hovertemplate="%{customdata}<br>mask %{z:.0f}<extra></extra>")]
+    notes = []
+    if scores is not None:
+        s = scores[:n, :n]
+        lim = float(np.max(np.abs(s[visible > 0]))) if n else 1.0
+        lim = lim if np.isfinite(lim) and lim > 0 else 1.0
+        fmt = "{:.1f}" if lim >= 1 else "{:.2f}"
+        masked = np.where(visible > 0, s, np.nan)
+        common = dict(zmin=-lim, zmax=lim, colorscale=SCORE_SCALE)
+        data.append(panel(1, z=s, **common, text=[[fmt.format(v) for v in row] for row in s], **cell_text,
+                          hovertemplate="%{customdata}<br>score %{z:.3f}<extra></extra>", colorbar=colorbar(1)))
+        masked_text = [[(fmt.format(v) if show_text else "") if np.isfinite(v) else NEG_INF for v in row] for row in masked]
+        data.append(panel(2, z=masked, **common, showscale=False, text=masked_text, texttemplate="%{text}",
+                          textfont=dict(size=14), hoverongaps=False,
+                          hovertemplate="%{customdata}<br>masked score %{z:.3f}<extra></extra>"))
+    else:
+        for k in (1, 2):
+            notes.append(dict(text="scores not available<br>for this model", xref="paper", yref="paper",
+                              x=sum(cols[k % 2]) / 2, y=sum(rows[k // 2]) / 2, showarrow=False,
+                              font=dict(size=15, color="#777")))
+    data.append(panel(3, z=w, zmin=0.0, zmax=1.0, colorscale=WEIGHT_SCALE, text=[[f"{v:.2f}" for v in row] for row in w],
+                      **cell_text, hovertemplate="%{customdata}<br>weight %{z:.3f}<extra></extra>",
+                      colorbar=colorbar(3)))
+    titles = ["① the mask: 1 = may look, 0 = hidden", "② raw scores QKᵀ/√d",
+              f"③ masked scores: the future becomes {NEG_INF}", "④ softmax: each row sums to 1, future = 0"]
+    ticks = _ticks(toks)
+    axes = {}
+    for k in range(4):
+        c, r = cols[k % 2], rows[k // 2]
+        axes["xaxis" if k == 0 else f"xaxis{k + 1}"] = _axis(domain=c, anchor="y" if k < 2 else "y2", tickangle=-50,
+                                                          showgrid=False, zeroline=False, range=[-0.5, n - 0.5], **ticks)
+        notes.append(dict(text=f"<b>{titles[k]}</b>", xref="paper", yref="paper", x=c[0], xanchor="left", y=r[1],
+                          yanchor="bottom", showarrow=False, font=dict(size=15)))
+    for name, r in (("yaxis", rows[0]), ("yaxis2", rows[1])):
+        axes[name] = _axis(domain=r, anchor="x" if name == "yaxis" else "x3", autorange="reversed", showgrid=False,
+                           zeroline=False, title=_axis_title("query"), **ticks)
+    total = max(T, total or T)
+    shown = f"first {n} of {total} positions" if n < total else f"{total} positions"
+    return _figure(
+        data, f"Causal mask · layer {layer}, head {head} · {shown} (row = query, column = key)",
+        height or int(np.clip(190 + 2 * 36 * n, 480, 820)), margin=dict(l=100, r=30, t=90, b=70),
+        annotations=notes, plot_bgcolor="#E6E6E6", **axes,
+    )
+
+
+def leak_check(tokens: Sequence[str], changed_at: int, new_token: str, before: np.ndarray, after: np.ndarray,
+               max_abs_diff: np.ndarray, height: int = 400) -> go.Figure:
+    """Change the token at ``changed_at``; every position before it must predict exactly as before.
+
+    ``before`` / ``after`` (T,): at each position, the probability both runs give to the token the
+    original run found most likely next; ``max_abs_diff`` (T,): max |Δ probability| over the whole
+    vocabulary at that position. In a causal model positions < ``changed_at`` differ by exactly 0.
+    """
+    b, a, d = (_as_array(x, n, 1) for x, n in ((before, "before"), (after, "after"), (max_abs_diff, "max_abs_diff")))
+    T = len(tokens)
+    for x, name in ((b, "before"), (a, "after"), (d, "max_abs_diff")):
+        _check_len(tokens, x.shape[0], name)
+    if not 0 <= changed_at < T:
+        raise ValueError(f"changed_at {changed_at} is outside 0..{T - 1}")
+    x = np.arange(T)
+    diff_text = ["Δ 0" if v == 0 else f"Δ {v:.0e}" for v in d] if T <= 16 else None  # labels only while they fit
+    hover = "position %{x}<br>p = %{y:.4f}<br>max |Δp| over the vocabulary = %{customdata:.2e}<extra>%{fullData.name}</extra>"
+    data = [
+        dict(type="bar", x=x, y=b, name="original text", marker=dict(color=KEPT), customdata=d, hovertemplate=hover),
+        dict(type="bar", x=x, y=a, name=f"token {changed_at} changed", marker=dict(color=CHOSEN), text=diff_text,
+             textposition="outside", textfont=dict(size=14), customdata=d, hovertemplate=hover, cliponaxis=False),
+    ]
+    shade = dict(type="rect", xref="x", yref="paper", x0=changed_at - 0.5, x1=T - 0.5, y0=0, y1=1,
+                 fillcolor=CHOSEN, opacity=0.10, line=dict(width=0), layer="below")
+    note = dict(text="these positions see the change", xref="x", yref="paper", x=changed_at - 0.4, y=1.0,
+                xanchor="left", yanchor="top", showarrow=False, font=dict(size=14, color="#9a4a00"))
+    earlier = float(d[:changed_at].max(initial=0.0))
+    verdict = "unchanged, exactly ✓" if earlier == 0.0 else f"max |Δp| = {earlier:.1e}"
+    who = label(new_token, 20)
+    title = (f"Leak check: token {changed_at} → “{who}” · positions 0–{changed_at - 1}: {verdict}" if changed_at
+             else f"Leak check: token 0 → “{who}” (every position sees it)")
+    top = max(1e-6, float(max(b.max(initial=0), a.max(initial=0)))) * 1.3
+    return _figure(data, title, height, margin=dict(l=80, r=20, t=90, b=110), shapes=[shade], annotations=[note],
+                   barmode="group", legend=_legend_top(), uniformtext=dict(minsize=14, mode="hide"),
+                   xaxis=_axis(title=_axis_title("position (its token)"), tickangle=-50, showgrid=False, zeroline=False,
+                               **_ticks(tokens)),
+                   yaxis=_axis(title=_axis_title("p(original top next token)"), range=[0, top]))
+
+
+# -- the next token ------------------------------------------------------------------------------------
+def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values: np.ndarray, removed: np.ndarray,
+                      chosen: int | None, rest_count: Sequence[int] | None = None, rest_mass: Sequence[float] | None = None,
+                      mode: str = "probs", title: str = "Next token", height: int | None = None) -> go.Figure:
+    """The top tokens as each decoding stage leaves them: one panel per stage, the same rows in each.
+
+    ``values`` (n_stages, N): probability (``mode="probs"``) or logit (``mode="logits"``) of row
+    token j after stage i, NaN where the caller does not know it (a token below that stage's top
+    list: drawn empty, "below top list"); ``removed`` (n_stages, N) bool: removed by that stage or
+    an earlier one (a grey hatched stub labelled "removed"); ``chosen``: the chosen token's row (orange).
+    ``rest_count`` / ``rest_mass`` (n_stages,): candidates not drawn and their total probability,
+    written under each panel ("+ 4,051 more · 3.2 %"), so the whole vocabulary is accounted for.
+    """
+    if mode not in ("probs", "logits"):
+        raise ValueError(f"mode must be 'probs' or 'logits'; got {mode!r}")
+    v = _as_array(values, "values", 2)
+    r = _as_array(removed, "removed", 2, dtype=bool)
+    n_st, N = v.shape
+    if r.shape != v.shape:
+        raise ValueError(f"removed {r.shape} must have the shape of values {v.shape}")
+    if len(stage_labels) != n_st:
+        raise ValueError(f"{len(stage_labels)} stage labels for {n_st} stages")
+    _check_len(tokens, N, "values")
+    if chosen is not None and not 0 <= chosen < N:
+        raise ValueError(f"chosen row {chosen} is outside 0..{N - 1}")
+    for name, seq in (("rest_count", rest_count), ("rest_mass", rest_mass)):
+        if seq is not None and len(seq) != n_st:
+            raise ValueError(f"{name} has {len(seq)} entries for {n_st} stages")
+    unknown = np.isnan(v) & ~r
+    gone_all = r | (~np.isfinite(v) & ~unknown)
+    live = v[~gone_all & ~unknown]
+    if mode == "probs":
+        lo, hi = 0.0, (1.0 if live.size == 0 else min(1.0, float(live.max())) * 1.4)
+    else:
+        lo = min(0.0, float(live.min())) if live.size else 0.0
+        hi = max(0.0, float(live.max())) if live.size else 1.0
+        span = (hi - lo) or 1.0
+        lo, hi = lo - (0.05 * span if lo < 0 else 0.0), hi + 0.45 * span
+    stub = 0.05 * (hi - lo)  # a removed token keeps a short hatched stub, so it stays visible as removed
+    gap = 0.02
+    width = (1 - gap * (n_st - 1)) / n_st
+    y = np.arange(N)
+    labels = [label(t) for t in tokens]
+    data, notes, axes = [], [], {}
+    for i in range(n_st):
+        gone = gone_all[i]
+        colours = np.where(gone, REMOVED, KEPT).astype(object)
+        if chosen is not None and not gone[chosen]:
+            colours[chosen] = CHOSEN
+        if mode == "probs":
+            shown = [f"{p:.1%}" if p >= 0.001 else (f"{p:.2%}" if p >= 0.0001 else "<0.01%") for p in v[i]]
+        else:
+            shown = [f"{p:.2f}" for p in v[i]]
+        text = ["removed" if g else ("below top list" if u else s) for g, u, s in zip(gone, unknown[i], shown)]
+        xs = np.where(gone, stub, np.nan_to_num(v[i], nan=0.0, neginf=0.0))
+        bar = dict(type="bar", x=xs, y=y, orientation="h", xaxis="x" if i == 0 else f"x{i + 1}", yaxis="y",
+                   marker=dict(color=list(colours), pattern=dict(shape=["/" if g else "" for g in gone], fgcolor="#777")),
+                   text=text, textposition="outside", cliponaxis=False, textfont=dict(size=14), customdata=labels,
+                   hovertemplate="%{customdata}: %{text}<extra>" + label(stage_labels[i], 30) + "</extra>", showlegend=False)
+        if mode == "logits":
+            bar["base"] = np.where(gone, lo, 0.0)
+            bar["x"] = np.where(gone, stub, np.nan_to_num(v[i], nan=0.0, neginf=0.0))
+        data.append(bar)
+        x0 = i * (width + gap)
+        axes["xaxis" if i == 0 else f"xaxis{i + 1}"] = _axis(domain=[x0, x0 + width], anchor="y", range=[lo, hi],
+                                                          showticklabels=False, showgrid=False, zeroline=True, showline=False)
+        notes.append(dict(text=f"<b>{stage_labels[i]}</b>", xref="paper", yref="paper", y=1.0, yanchor="bottom",
+                          x=x0 + width / 2, showarrow=False, font=dict(size=14)))
+        if rest_count is not None:
+            more = f"+ {int(rest_count[i]):,} more"
+            if rest_mass is not None and mode == "probs":
+                more += f"<br>{float(rest_mass[i]):.1%}"
+            notes.append(dict(text=more, xref="paper", yref="paper", y=0.0, yanchor="top", yshift=-6, x=x0 + width / 2,
+                              showarrow=False, font=dict(size=14, color="#444")))
+    for name, colour, shape in (("kept", KEPT, ""), ("removed", REMOVED, "/"), ("chosen", CHOSEN, "")):
+        data.append(dict(type="bar", x=[None], y=[None], name=name, orientation="h", hoverinfo="skip", showlegend=True,
+                         marker=dict(color=colour, pattern=dict(shape=shape, fgcolor="#777"))))
+    what = "probability" if mode == "probs" else "logit (score before softmax)"
+    return _figure(
+        data, title, height or 215 + 30 * N, margin=dict(l=130, r=20, t=115, b=100), annotations=notes,
+        barmode="overlay", bargap=0.25, **axes,
+        legend=dict(orientation="h", x=1, xanchor="right", y=0, yref="container", yanchor="bottom", font=dict(size=14),
+                    title=dict(text=f"bar = {what}:  ")),
+        yaxis=_axis(tickmode="array", tickvals=y, ticktext=labels, autorange="reversed", showgrid=False, zeroline=False,
+                    tickfont=dict(size=15, family="'DejaVu Sans Mono', 'WenQuanYi Micro Hei', monospace")),
+    )
+
+
+# -- the KV cache --------------------------------------------------------------------------------------
+def step_latency(steps: Sequence[int], forward_ms: Sequence[float], step_ms: Sequence[float], kv_cache: Sequence[bool],
+                 tokens_processed: Sequence[int], height: int = 360) -> go.Figure:
+    """Per-step wall time: the forward (bars, coloured by cache on/off) and the whole step (line)."""
+    s = _as_array(steps, "steps", 1, dtype=np.int64)
+    f, t = _as_array(forward_ms, "forward_ms", 1), _as_array(step_ms, "step_ms", 1)
+    on = _as_array(kv_cache, "kv_cache", 1, dtype=bool)
+    n_tok = _as_array(tokens_processed, "tokens_processed", 1, dtype=np.int64)
+    if not (len(s) == len(f) == len(t) == len(on) == len(n_tok)):
+        raise ValueError("steps, forward_ms, step_ms, kv_cache and tokens_processed must have the same length")
+    data = []
+    for flag, name, colour in ((True, "forward, cache on", CACHE_ON), (False, "forward, cache off", CACHE_OFF)):
+        m = on == flag
+        data.append(dict(type="bar", x=s[m], y=f[m], name=name, marker=dict(color=colour), customdata=n_tok[m],
+                         hovertemplate="step %{x}<br>forward %{y:.2f} ms<br>read %{customdata} token(s)<extra></extra>"))
+    data.append(dict(type="scatter", x=s, y=t, mode="lines+markers", name="whole step", line=dict(color="#333", width=2),
+                     hovertemplate="step %{x}<br>whole step %{y:.2f} ms<extra></extra>"))
+    med = f" · median forward {np.median(f):.2f} ms" if len(f) else ""
+    return _figure(data, "Time per step" + med, height, barmode="overlay", legend=_legend_top(),
+                   xaxis=_axis(title=_axis_title("step"), dtick=max(1, math.ceil(len(s) / 25))),
+                   yaxis=_axis(title=_axis_title("milliseconds"), rangemode="tozero"))
+
+
+def _byte_unit(n: float) -> tuple[float, str]:
+    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= scale:
+            return float(scale), unit
+    return 1.0, "bytes"
+
+
+def cache_memory(positions: Sequence[int], measured_bytes: Sequence[int], allocated_bytes: Sequence[int],
+                 bytes_per_position: int, block_size: int, formula: str, height: int = 380) -> go.Figure:
+    """KV cache size vs positions: the formula's straight line up to the context window, the measured
+    ``numel × element_size`` of each step (points), and the buffers actually reserved (they grow by
+    doubling, so reserved ≥ in use)."""
+    p = _as_array(positions, "positions", 1, dtype=np.int64)
+    m = _as_array(measured_bytes, "measured_bytes", 1)
+    al = _as_array(allocated_bytes, "allocated_bytes", 1)
+    if not len(p) == len(m) == len(al):
+        raise ValueError("positions, measured_bytes and allocated_bytes must have the same length")
+    if bytes_per_position <= 0 or block_size <= 0:
+        raise ValueError("bytes_per_position and block_size must be positive")
+    # zoom on the positions used so far (the full window would squash them into a corner)
+    right = int(min(block_size, max(32, 1.6 * float(p.max(initial=0)))))
+    scale, unit = _byte_unit(bytes_per_position * right)
+    line_x = np.array([0, right])
+    data = [
+        dict(type="scatter", x=line_x, y=line_x * bytes_per_position / scale, mode="lines", name="formula",
+             line=dict(color="#888", dash="dash", width=2), hovertemplate=f"%{{x}} positions → %{{y:.2f}} {unit}<extra>formula</extra>"),
+        dict(type="scatter", x=p, y=al / scale, mode="lines", name="reserved buffers", line=dict(color=CHOSEN, shape="hv", width=2),
+             hovertemplate=f"%{{x}} positions: %{{y:.2f}} {unit} reserved<extra></extra>"),
+        dict(type="scatter", x=p, y=m / scale, mode="markers", name="measured (in use)", marker=dict(color=CACHE_ON, size=9),
+             hovertemplate=f"%{{x}} positions: %{{y:.3f}} {unit} in use<extra></extra>"),
+    ]
+    note = dict(text=label(formula, 220), xref="paper", yref="paper", x=0.01, y=0.98, xanchor="left", yanchor="top",
+                showarrow=False, align="left", font=dict(size=14), bgcolor="rgba(255,255,255,0.85)")
+    full_scale, full_unit = _byte_unit(bytes_per_position * block_size)
+    title = (f"KV cache memory · {bytes_per_position:,} bytes per position · full {block_size}-token window = "
+             f"{bytes_per_position * block_size / full_scale:.3g} {full_unit}")
+    return _figure(data, title, height, annotations=[note], legend=_legend_top(),
+                   xaxis=_axis(title=_axis_title("positions in the cache"), range=[0, right * 1.02]),
+                   yaxis=_axis(title=_axis_title(unit), rangemode="tozero"))
+
+
+def cache_comparison(positions: Sequence[int], cached_ms: Sequence[float], uncached_ms: Sequence[float],
+                     same_tokens: bool, max_logit_diff: float, height: int = 380) -> go.Figure:
+    """Greedy generation timed with and without the KV cache: forward ms vs context length."""
+    p = _as_array(positions, "positions", 1, dtype=np.int64)
+    c, u = _as_array(cached_ms, "cached_ms", 1), _as_array(uncached_ms, "uncached_ms", 1)
+    if not len(p) == len(c) == len(u):
+        raise ValueError("positions, cached_ms and uncached_ms must have the same length")
+    data = [
+        dict(type="scatter", x=p, y=u, mode="lines+markers", name="cache off (re-reads everything)",
+             line=dict(color=CACHE_OFF, width=3), hovertemplate="context %{x}: %{y:.2f} ms<extra>cache off</extra>"),
+        dict(type="scatter", x=p, y=c, mode="lines+markers", name="cache on (reads 1 token)",
+             line=dict(color=CACHE_ON, width=3), hovertemplate="context %{x}: %{y:.2f} ms<extra>cache on</extra>"),
+    ]
+    speed = float(u.sum() / max(c.sum(), 1e-9)) if len(c) else float("nan")
+    same = "same tokens ✓" if same_tokens else "tokens differ ✗"
+    return _figure(data, f"Cache on vs off · {speed:.1f}× faster in total · {same} · max |Δlogit| {max_logit_diff:.1e}",
+                   height, legend=_legend_top(), xaxis=_axis(title=_axis_title("context length (tokens)")),
+                   yaxis=_axis(title=_axis_title("forward ms"), rangemode="tozero"))
+
+
+# -- beam search ----------------------------------------------------------------------------------------
+def beam_tree(nodes: Sequence, labels: Sequence[str], best_path: Sequence[int] = (), max_steps: int = 10,
+              length_penalty: float = 1.0, height: int | None = None) -> go.Figure:
+    """The tree beam search explored: one column per step, that step's candidates ranked top to bottom.
+
+    ``nodes``: objects with ``node_id, step, parent, logprob, cum_logprob, kept, finished, score``
+    (``playground.beam.BeamNode`` is one); ``nodes[0]`` is the root (the prompt, step -1).
+    ``labels``: each node's token string. Edges are coloured by the token's log-probability; kept
+    beams are solid, pruned ones dotted and faded; finished hypotheses are stars with their
+    length-penalised score; ``best_path`` (node ids) is drawn thick.
+    """
+    if len(labels) != len(nodes):
+        raise ValueError(f"{len(labels)} labels for {len(nodes)} nodes")
+    if not nodes or nodes[0].parent is not None:
+        raise ValueError("nodes[0] must be the root (parent None)")
+    shown = [n for n in nodes if n.step < max_steps]
+    by_step: dict[int, list] = {}
+    for n in shown:
+        if n.parent is not None:
+            by_step.setdefault(n.step, []).append(n)
+    pos: dict[int, tuple[int, float]] = {}
+    for step, group in by_step.items():  # row 0 = the step's best candidate
+        for rank, n in enumerate(sorted(group, key=lambda n: -n.cum_logprob)):
+            pos[n.node_id] = (step, float(rank))
+    rows = max((len(g) for g in by_step.values()), default=1)
+    pos[nodes[0].node_id] = (-1, (rows - 1) / 2)
+    edge_lp = np.array([n.logprob for n in shown if n.parent is not None], dtype=float)
+    lo = min(-0.5, float(np.floor(edge_lp.min()))) if edge_lp.size else -5.0
+    bins = 6
+    cuts = np.linspace(lo, 0.0, bins + 1)
+    colours = sample_colorscale(BEAM_SCALE, list(np.linspace(0, 1, bins)))
+    segments: dict[tuple[int, bool], tuple[list, list]] = {}
+    for n in shown:
+        if n.parent is None or n.parent not in pos:
+            continue
+        b = int(np.clip(np.searchsorted(cuts, n.logprob, side="right") - 1, 0, bins - 1))
+        xs, ys = segments.setdefault((b, bool(n.kept or n.finished)), ([], []))
+        (x0, y0), (x1, y1) = pos[n.parent], pos[n.node_id]
+        xs += [x0, x1, None]
+        ys += [y0, y1, None]
+    data = [dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False, opacity=1.0 if kept else 0.45,
+                 line=dict(color=colours[b], width=3 if kept else 1.5, dash="solid" if kept else "dot"))
+            for (b, kept), (xs, ys) in sorted(segments.items())]
+    path = [pos[i] for i in best_path if i in pos]
+    if len(path) > 1:
+        data.append(dict(type="scatter", x=[p[0] for p in path], y=[p[1] for p in path], mode="lines", name="best hypothesis",
+                         line=dict(color=CHOSEN, width=8), opacity=0.45, hoverinfo="skip"))
+    best = set(best_path)
+    for kind, pick, symbol, size, colour in (
+        ("kept", lambda n: n.kept and not n.finished, "circle", 14, KEPT),
+        ("pruned", lambda n: not n.kept and not n.finished, "circle-open", 10, "#999999"),
+        ("finished", lambda n: n.finished, "star", 20, CHOSEN),
+    ):
+        group = [n for n in shown if n.parent is not None and pick(n)]
+        if not group:
+            continue
+        hover = [f"{label(labels[n.node_id], 30)}<br>log p = {n.logprob:.3f}<br>cumulative = {n.cum_logprob:.3f}"
+                 + (f"<br>score = {n.score:.3f} = {n.cum_logprob:.2f} / {n.step + 1}^{length_penalty:g}"
+                    if n.finished and n.score is not None else "") for n in group]
+        data.append(dict(
+            type="scatter", mode="markers+text", name=kind, x=[pos[n.node_id][0] for n in group],
+            y=[pos[n.node_id][1] for n in group], hovertext=hover, hoverinfo="text",
+            text=[label(labels[n.node_id], 8) if (n.kept or n.finished or n.node_id in best) else "" for n in group],
+            textposition="top center", textfont=dict(size=14),
+            marker=dict(symbol=symbol, size=size, color=colour, line=dict(width=1, color="#333")),
+        ))
+    notes = [dict(x=pos[n.node_id][0], y=pos[n.node_id][1], text=f"{n.score:.2f}", showarrow=False, yshift=-20,
+                  font=dict(size=14, color="#B35900")) for n in shown if n.finished and n.score is not None]
+    root_x, root_y = pos[nodes[0].node_id]
+    data.append(dict(type="scatter", x=[root_x], y=[root_y], mode="markers+text", text=[label(labels[0], 12)],
+                     textposition="bottom center", marker=dict(size=16, color="#333", symbol="square"), showlegend=False,
+                     hoverinfo="text", hovertext=["the prompt"]))
+    data.append(dict(type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                     marker=dict(colorscale=BEAM_SCALE, cmin=lo, cmax=0.0, color=[lo], showscale=True,
+                                 colorbar=dict(title=dict(text="edge log p"), thickness=16))))
+    n_steps = max(by_step, default=-1) + 1
+    total = max((n.step for n in nodes), default=-1) + 1
+    more = f" (first {n_steps} of {total} steps)" if n_steps < total else ""
+    return _figure(
+        data, f"Beam search tree{more} · solid = kept, dotted = pruned, ★ = finished with its score",
+        height or int(np.clip(150 + 46 * rows, 400, 760)), margin=dict(l=110, r=30, t=90, b=60), annotations=notes,
+        legend=_legend_top(),
+        xaxis=_axis(title=_axis_title("step"), range=[-1.6, n_steps - 0.4], dtick=1, zeroline=False, showgrid=False),
+        yaxis=_axis(title=_axis_title("candidates, best first"), autorange="reversed", showticklabels=False,
+                    zeroline=False, showgrid=False),
+    )

@@ -32,66 +32,45 @@ MAX_SEED = 2**63 - 1
 
 
 # -- validation ---------------------------------------------------------------------------------
-def _real(name: str, value, rule: str) -> float:
-    """``value`` as a float; bools, strings, NaN and infinity are refused with ``rule``."""
+RULES = {  # field -> (whole number?, allowed, what to tell the student)
+    "temperature": (False, lambda t: t >= 0, "a number ≥ 0 (0 = always take the most likely token)"),
+    "top_k": (True, lambda k: k >= 0, "a whole number ≥ 0 (0 = off; 40 keeps the 40 most likely tokens)"),
+    "top_p": (False, lambda p: 0 < p <= 1,
+              "more than 0 and at most 1 (1 = off; 0.9 keeps the most likely tokens up to 90% of the probability)"),
+    "min_p": (False, lambda m: 0 <= m < 1,
+              "at least 0 and less than 1 (0 = off; 0.1 drops tokens under 10% of the top token's probability)"),
+    "repetition_penalty": (False, lambda r: r > 0, "a number > 0 (1 = off; above 1 discourages repeats)"),
+    "num_beams": (True, lambda n: 1 <= n <= MAX_BEAMS, f"a whole number from 1 to {MAX_BEAMS}"),
+    "length_penalty": (False, lambda x: True,
+                       "a finite number (1 = rank beams by average log-probability per token)"),
+    "max_new_tokens": (True, lambda n: n >= 1, "a whole number ≥ 1"),
+    "seed": (True, lambda n: 0 <= n <= MAX_SEED, "a whole number from 0 to 2**63 - 1"),
+}
+
+
+def _number_ok(value, whole: bool) -> bool:
+    """A real, finite number; bools and strings are refused. Whole-number fields accept integral
+    floats (3.0), because a Gradio slider with ``step=1`` still delivers floats, but not 2.5."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be {rule}; got {value!r}")
-    return float(value)
-
-
-def _whole(name: str, value, rule: str) -> int:
-    """``value`` as an int. Integral floats (3.0) are accepted, because a Gradio slider with
-    ``step=1`` still delivers floats; 2.5, bools, NaN and infinity are refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be {rule}; got {value!r}")
-    if not math.isfinite(value) or value != int(value):
-        raise ValueError(f"{name} must be {rule}; got {value!r}")
-    return int(value)
+        return False
+    return not whole or value == int(value)
 
 
 def validate_params(p: SamplingParams) -> None:
     """Raise ValueError, with a message a student can act on, for any setting that is out of range."""
     if p.strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(map(repr, STRATEGIES))}; got {p.strategy!r}")
-    t = _real("temperature", p.temperature, "a finite number ≥ 0 (0 means: always take the most likely token)")
-    if t < 0:
-        raise ValueError(f"temperature must be ≥ 0 (0 means: always take the most likely token); got {t}")
-    _check_whole_at_least("top_k", p.top_k, 0, "a whole number ≥ 0 (0 = off; 40 keeps the 40 most likely tokens)")
-    top_p = _real("top_p", p.top_p, "a number in (0, 1] (1 = off; 0.9 keeps the most likely tokens up to 90% of the probability)")
-    if not 0 < top_p <= 1:
-        raise ValueError(
-            f"top_p must be more than 0 and at most 1 (1 = off; 0.9 keeps the most likely tokens up to 90% "
-            f"of the probability); got {top_p}"
-        )
-    min_p = _real("min_p", p.min_p, "a number in [0, 1) (0 = off; 0.1 drops tokens under 10% of the top token's probability)")
-    if not 0 <= min_p < 1:
-        raise ValueError(
-            f"min_p must be at least 0 and less than 1 (0 = off; 0.1 drops tokens under 10% of the top token's "
-            f"probability); got {min_p}"
-        )
-    penalty = _real("repetition_penalty", p.repetition_penalty, "a finite number > 0 (1 = off; above 1 discourages repeats)")
-    if penalty <= 0:
-        raise ValueError(f"repetition_penalty must be more than 0 (1 = off; above 1 discourages repeats); got {penalty}")
-    beams = _whole("num_beams", p.num_beams, f"a whole number from 1 to {MAX_BEAMS}")
-    if not 1 <= beams <= MAX_BEAMS:
-        raise ValueError(f"num_beams must be a whole number from 1 to {MAX_BEAMS}; got {beams}")
-    _real("length_penalty", p.length_penalty, "a finite number (1 = score by average log-probability per token)")
+    for name, (whole, allowed, rule) in RULES.items():
+        value = getattr(p, name)
+        if not _number_ok(value, whole) or not allowed(value):
+            raise ValueError(f"{name} must be {rule}; got {value!r}")
     if not isinstance(p.early_stopping, bool):
         raise ValueError(f"early_stopping must be True or False; got {p.early_stopping!r}")
-    _check_whole_at_least("max_new_tokens", p.max_new_tokens, 1, "a whole number ≥ 1")
-    seed = _whole("seed", p.seed, f"a whole number from 0 to {MAX_SEED}")
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1; got {seed}")
     if isinstance(p.stop, str) or not isinstance(p.stop, (tuple, list)):
         raise ValueError(f"stop must be a list of strings (e.g. ['\\n\\n']); got {p.stop!r}")
     for s in p.stop:
         if not isinstance(s, str) or not s:
             raise ValueError(f"every stop string must be non-empty text; got {s!r}")
-
-
-def _check_whole_at_least(name: str, value, low: int, rule: str) -> None:
-    if _whole(name, value, rule) < low:
-        raise ValueError(f"{name} must be {rule}; got {value!r}")
 
 
 def check_fits(prompt_len: int, max_new_tokens: int, block_size: int) -> None:
@@ -220,7 +199,9 @@ def run_pipeline(logits: torch.Tensor, ids_so_far: Sequence[int], params: Sampli
     softmax, same comparisons), so the final distribution and the removed set match theirs.
     """
     if not isinstance(logits, torch.Tensor) or logits.dim() != 1 or not logits.is_floating_point():
-        raise ValueError(f"run_pipeline needs one position's logits as a 1-D float tensor (V,); got {_describe(logits)}")
+        raise ValueError(
+            f"run_pipeline needs one position's logits as a 1-D float tensor (V,); got {_describe(logits)}"
+        )
     x = logits.detach().float()  # (V,); a new tensor unless already fp32, and never written into
     if torch.isnan(x).any() or torch.isposinf(x).any():
         raise ValueError("the logits contain NaN or +inf; the model produced invalid scores")
@@ -233,7 +214,8 @@ def run_pipeline(logits: torch.Tensor, ids_so_far: Sequence[int], params: Sampli
         raise ValueError(f"token id {bad[0]} is outside the vocabulary (0..{V - 1})")
 
     raw = _stage("raw", x, None)
-    pen = _stage("repetition_penalty", repetition_penalty(raw.logits, ids, float(params.repetition_penalty)), raw.logits)
+    penalised = repetition_penalty(raw.logits, ids, float(params.repetition_penalty))
+    pen = _stage("repetition_penalty", penalised, raw.logits)
     temp = _stage("temperature", _temperature(pen.logits, float(params.temperature)), pen.logits)
     top_k = _stage("top_k", temp.logits, temp.logits, _top_k(temp.logits, int(params.top_k)))
     top_p = _stage("top_p", top_k.logits, top_k.logits, _top_p(top_k.logits, float(params.top_p)))

@@ -1,64 +1,841 @@
-"""Gradio layout and wiring only: handlers are thin adapters over the layers below."""
+"""The playground page: Gradio layout and wiring only; handlers are thin adapters.
+
+Data flows one way (DESIGN.md §1): controls -> ``SamplingParams`` -> ``trace.Session`` (model,
+pipeline, records) -> plain arrays -> ``figures`` -> components. Nothing here computes what a
+lower layer already computes; the functions below only pick fields out of records.
+
+State: each browser tab owns one ``PageState`` in a ``gr.State`` (its ``Session``, the last beam
+search, a cached causal-mask figure). The Session keeps its KV cache and the newest step's raw
+logits as torch tensors: that is what makes a Step read one token and a slider re-decide without
+a forward pass, so it cannot be pure numpy; it deep-copies (sharing the read-only model).
+Models load once per process (``ModelCache``) and are never put in a state.
+
+Every event has an ``api_name`` so ``gradio_client`` (and the tests) can drive the page.
+"""
 from __future__ import annotations
 
+import copy
+import functools
 import html
+import inspect
+import math
 import os
-from functools import lru_cache
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator
 
 import gradio as gr
-import torch
+import numpy as np
 
 from playground import figures
-from playground.weights import load_model
+from playground.config import SamplingParams
+from playground.inside import walkthrough
+from playground.sampling import STAGES
+from playground.trace import Session, StepRecord
+
+Loader = Callable[[str], tuple]  # name -> (GPT, Tokenizer)
+
+DEFAULT_MODEL = "shakespeare"
+EXAMPLES = [
+    "ROMEO:",
+    "To be, or not to be, that is the question:",
+    "KING HENRY V:\nOnce more unto the breach, dear friends,",
+    "The quality of mercy is not strained;",
+    "我喜欢猫",  # byte-level BPE: CJK characters split into byte tokens
+]
+NEXT_ROWS = 10  # tokens drawn per decoding stage
+MASK_TOKENS = 8  # positions drawn in the causal-mask view (numbers fit in the cells)
+STATE_TTL_S = 1800  # a closed or idle tab's session is freed after 30 minutes
+STAGE_NAMES = {"raw": "raw", "repetition_penalty": "penalty", "temperature": "temperature",
+               "top_k": "top-k", "top_p": "top-p", "min_p": "min-p = final"}
+STOP_TEXT = {"eos": "the end-of-text token", "stop_string": "a stop string", "max_new_tokens": "max new tokens",
+             "context_full": "the context window is full"}
+MODES = ["probabilities", "logits"]
 
 
-@lru_cache(maxsize=None)
-def _model(name: str = "shakespeare"):
-    """Models load once per process and are shared read-only by every user."""
+# -- models: loaded once per process, shared read-only ----------------------------------------------
+class ModelCache:
+    """name -> (model, tokenizer), each loaded at most once per process, on first use."""
+
+    def __init__(self, loader: Loader):
+        self.loader = loader
+        self._models: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> tuple:
+        with self._lock:  # two first users must not load the same model twice
+            if name not in self._models:
+                model, tok = self.loader(name)
+                self._models[name] = (model.eval(), tok)
+            return self._models[name]
+
+
+def _default_loader(name: str) -> tuple:
+    from playground.weights import load_model
+
     return load_model(name)
 
 
-def token_chips(tokens: list[str], ids: list[int]) -> str:
-    chips = "".join(
-        f'<span class="tok" title="id {i}">{html.escape(t)}</span>' for t, i in zip(tokens, ids)
+_MODELS = ModelCache(_default_loader)
+
+
+# -- per-user state ---------------------------------------------------------------------------------
+@dataclass
+class PageState:
+    """One browser tab: its session and what the views cache. Small; deep-copyable."""
+
+    model_name: str
+    session: Session
+    beam: object | None = None  # playground.beam.BeamResult of the last beam search
+    mask_key: tuple | None = None  # (ids, layer, head) the cached mask figure was drawn for
+    mask_fig: object | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __deepcopy__(self, memo):
+        new = copy.copy(self)
+        new.session = copy.deepcopy(self.session, memo)
+        new.lock = threading.Lock()
+        return new
+
+
+LIVE_STATES = {"count": 0}  # for monitoring the TTL clean-up (tests read it)
+
+
+def _forget(state) -> None:
+    """gr.State delete_callback: drop the session's records and KV cache promptly."""
+    if isinstance(state, PageState):
+        LIVE_STATES["count"] = max(0, LIVE_STATES["count"] - 1)
+        state.session = None  # type: ignore[assignment]
+        state.beam = state.mask_fig = None
+
+
+# -- controls -> parameters ---------------------------------------------------------------------------
+def _whole_or_raw(x):
+    """Sliders with step=1 deliver floats; pass 3.0 as 3 and let validation refuse 2.5, NaN, None."""
+    if isinstance(x, float) and math.isfinite(x) and x == int(x):
+        return int(x)
+    return x
+
+
+def parse_stop(text: str | None) -> tuple[str, ...]:
+    """One stop string per line; a literal backslash-n means a newline."""
+    if not text:
+        return ()
+    return tuple(s.replace("\\n", "\n") for s in text.split("\n") if s.strip())
+
+
+def make_params(strategy, temperature, top_k, top_p, min_p, repetition_penalty, seed, max_new_tokens, stop,
+                num_beams, length_penalty) -> SamplingParams:
+    return SamplingParams(
+        strategy=strategy, temperature=temperature, top_k=_whole_or_raw(top_k), top_p=top_p, min_p=min_p,
+        repetition_penalty=repetition_penalty, seed=_whole_or_raw(seed), max_new_tokens=_whole_or_raw(max_new_tokens),
+        stop=parse_stop(stop), num_beams=_whole_or_raw(num_beams), length_penalty=length_penalty,
     )
-    return f'<div class="chips">{chips}</div>'
 
 
-@torch.no_grad()
-def predict(prompt: str, top: int = 15):
-    if not prompt or not prompt.strip():
-        raise gr.Error("Type a prompt first.")
-    model, tok = _model()
-    enc = tok.encode(prompt)
-    ids = enc.ids[-model.config.block_size :]
-    probs = torch.softmax(model(torch.tensor([ids]), use_cache=False).logits[0, -1], -1)  # (V,)
-    p, idx = probs.topk(top)
-    fig = figures.next_token_bars([tok.token_str(i) for i in idx.tolist()], p.numpy())
-    return token_chips(enc.tokens, enc.ids), fig
+# -- records -> figure inputs (picking fields, no computing) ------------------------------------------
+def stage_table(rec: StepRecord, rows: int = NEXT_ROWS, mode: str = "probabilities") -> dict:
+    """The arguments of ``figures.next_token_stages`` for one record.
+
+    Rows: the final stage's likeliest tokens, topped up with the raw stage's, the chosen token
+    always included; ordered by the raw ranking so a bar keeps its row across stages.
+    """
+    raw, final = rec.stages[0], rec.stages[-1]
+    ids: list[int] = []
+    for i, lg in zip(final.top_ids.tolist(), final.top_logits.tolist()):
+        if np.isfinite(lg) and len(ids) < rows:
+            ids.append(i)
+    for i in raw.top_ids.tolist():
+        if len(ids) >= rows:
+            break
+        if i not in ids:
+            ids.append(i)
+    if rec.token_id not in ids:
+        ids[-1] = rec.token_id
+    raw_rank = {i: r for r, i in enumerate(raw.top_ids.tolist())}
+    ids.sort(key=lambda i: raw_rank.get(i, len(raw_rank)))
+    n_st, N = len(rec.stages), len(ids)
+    values = np.full((n_st, N), np.nan)
+    removed = np.zeros((n_st, N), dtype=bool)
+    rest_count, rest_mass = [], []
+    tokens = [rec.token if i == rec.token_id else "" for i in ids]  # others are named by the stage lists
+    for s, st in enumerate(rec.stages):
+        where = {i: k for k, i in enumerate(st.top_ids.tolist())}
+        complete = st.kept < len(st.top_ids)  # every surviving token is in this stage's list
+        for j, i in enumerate(ids):
+            k = where.get(i)
+            if k is not None:
+                tokens[j] = st.top_tokens[k]
+                lg = float(st.top_logits[k])
+                removed[s, j] = not np.isfinite(lg)
+                values[s, j] = float(st.top_probs[k]) if mode == MODES[0] else lg
+            elif complete:
+                removed[s, j] = True
+            elif s == n_st - 1 and i == rec.token_id and mode == MODES[0]:
+                values[s, j] = rec.prob  # a token drawn from far down the list: its final probability is known
+            # else: alive but below this stage's top list; NaN draws as "below top list"
+        alive = ~removed[s]
+        rest_count.append(max(0, st.kept - int(alive.sum())))
+        shown = [float(st.top_probs[where[i]]) for j, i in enumerate(ids) if alive[j] and i in where]
+        if s == n_st - 1 and rec.token_id not in where:
+            shown.append(rec.prob)
+        rest_mass.append(max(0.0, 1.0 - sum(shown)))
+    labels = []
+    for st in rec.stages:
+        name = STAGE_NAMES.get(st.name, st.name)
+        labels.append(f"{name} −{st.removed:,}" if st.removed else name)
+    return dict(stage_labels=labels, tokens=tokens, values=values, removed=removed, chosen=ids.index(rec.token_id),
+                rest_count=rest_count, rest_mass=rest_mass, mode="probs" if mode == MODES[0] else "logits")
 
 
+def next_token_title(rec: StepRecord, vocab: int) -> str:
+    how = "greedy: the most likely" if rec.greedy else "sampled"
+    again = " · re-decided from cached logits (no model run)" if rec.resampled else ""
+    return (f"Step {rec.step}: chose “{figures.label(rec.token, 24)}” ({how}) · p = {rec.prob:.1%}"
+            f"<br>rank {rec.rank + 1} of {vocab:,} · entropy {rec.entropy:.2f} nats{again}")
+
+
+def token_chips(tokens, ids, n_prompt: int, probs: list[float], selected: int | None) -> str:
+    """The text as token chips: prompt tokens grey, generated ones coloured by their probability.
+
+    Hover shows the id (and probability); a generated chip carries ``data-step`` so a click
+    selects that step for every view (see ``CHIPS_JS``).
+    """
+    out = []
+    for pos, (t, i) in enumerate(zip(tokens, ids)):
+        text = html.escape(t)
+        if pos < n_prompt:
+            out.append(f'<span class="tok prompt" title="id {i} · prompt token {pos}">{text}</span>')
+            continue
+        step = pos - n_prompt
+        p = probs[step] if step < len(probs) else float("nan")
+        bg, fg = figures.prob_colour(p)
+        sel = " sel" if step == selected else ""
+        out.append(f'<span class="tok gen{sel}" data-step="{step}" style="background:{bg};color:{fg}" '
+                   f'title="id {i} · step {step} · p = {p:.1%} · click to inspect">{text}</span>')
+    legend = ('<div class="chip-legend">grey = prompt · colour = probability of the chosen token '
+              '<span class="tok" style="background:{}">low</span>'
+              '<span class="tok" style="background:{};color:#fff">high</span> · click a coloured token to inspect that step</div>'
+              ).format(figures.prob_colour(0.05)[0], figures.prob_colour(0.95)[0])
+    return f'<div class="chips" id="chip-row">{"".join(out)}</div>{legend}'
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def status_text(ps: PageState, rec: StepRecord | None) -> str:
+    s = ps.session
+    cfg = s.model.config
+    head = (f"**{ps.model_name}** · {cfg.n_layer} layers × {cfg.n_head} heads, {cfg.n_embd} wide, "
+            f"{cfg.vocab_size:,} tokens, {cfg.block_size}-token window · prompt {len(s.prompt_ids)} tokens · "
+            f"KV cache **{'on' if s.use_kv_cache else 'off'}**")
+    if rec is None:
+        return head + "\n\nPress **Step** to generate the next token, or **Run** to continue to a stop."
+    line = (f"Step **{rec.step}** of {len(s.records)}: “{html.escape(rec.token)}” (id {rec.token_id}) · "
+            f"p = {rec.prob:.1%} · rank {rec.rank + 1} · entropy {rec.entropy:.2f} nats · "
+            f"forward {rec.forward_ms:.1f} ms reading {rec.tokens_processed} token(s) · step {rec.step_ms:.1f} ms · "
+            f"KV {_fmt_bytes(rec.kv_bytes)} · process {_fmt_bytes(rec.rss_bytes)}")
+    if s.stop:
+        line += f"\n\n⏹ Stopped: {STOP_TEXT.get(s.stop, s.stop)}. Press **Back**, change a setting, or **Reset**."
+    return head + "\n\n" + line
+
+
+# -- the views --------------------------------------------------------------------------------------
+PARTS = ("tokens", "next", "attention", "mask", "kv", "beam")
+
+
+@dataclass(frozen=True)
+class View:
+    """What the page looks at: which step, which head, probabilities or logits."""
+
+    step: int | None
+    layer: int
+    head: int
+    mode: str
+
+
+def _clamp_view(ps: PageState, step, layer, head, mode) -> View:
+    cfg = ps.session.model.config
+    n = len(ps.session.records)
+    s = None if n == 0 else int(np.clip(_finite_int(step, n - 1), 0, n - 1))
+    return View(s, int(np.clip(_finite_int(layer, 0), 0, cfg.n_layer - 1)),
+                int(np.clip(_finite_int(head, 0), 0, cfg.n_head - 1)), mode if mode in MODES else MODES[0])
+
+
+def _finite_int(x, default: int) -> int:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return default
+    return int(x) if math.isfinite(x) else default
+
+
+def render_tokens(ps: PageState, v: View) -> tuple:
+    s = ps.session
+    recs = s.records
+    rec = recs[v.step] if v.step is not None else None
+    chips = token_chips(s.tokens, s.ids, len(s.prompt_ids), [r.prob for r in recs], v.step)
+    n = len(recs)
+    slider = gr.update(value=v.step or 0, maximum=max(1, n - 1), interactive=n > 1)
+    return chips, s.text, status_text(ps, rec), slider
+
+
+def render_next(ps: PageState, v: View):
+    if v.step is None:
+        return figures.placeholder("Press Step: the next-token distribution of each decoding stage appears here")
+    rec = ps.session.records[v.step]
+    return figures.next_token_stages(**stage_table(rec, NEXT_ROWS, v.mode),
+                                     title=next_token_title(rec, ps.session.model.config.vocab_size))
+
+
+def _attention_upto(ps: PageState, v: View) -> int:
+    """Positions whose attention the viewed step shows (its query is the last of them)."""
+    s = ps.session
+    return s.records[v.step].position if v.step is not None else 0
+
+
+def render_attention(ps: PageState, v: View) -> tuple:
+    s = ps.session
+    S = _attention_upto(ps, v)
+    if S == 0:
+        msg = "Press Step: attention appears once the model has read the prompt"
+        return figures.placeholder(msg, 420), figures.placeholder(msg, 360)
+    toks = list(s.tokens[:S])
+    cfg = s.model.config
+    heat = figures.attention_heatmap(s.attention(v.layer, v.head)[:S, :S], toks, v.layer, v.head, highlight_query=S - 1)
+    W = figures.overview_window(cfg.n_layer, cfg.n_head, S)
+    tiles = np.stack([np.stack([s.attention(l, h)[S - W:S, S - W:S] for h in range(cfg.n_head)])
+                      for l in range(cfg.n_layer)])  # (L, H, W, W)
+    over = figures.attention_overview(tiles, toks[S - W:], selected=(v.layer, v.head), total=S)
+    return heat, over
+
+
+def render_mask(ps: PageState, v: View):
+    """Scores, masked scores and weights of the first MASK_TOKENS positions (cached: they rarely change)."""
+    s = ps.session
+    ids = tuple(s.ids[:MASK_TOKENS])
+    key = (ps.model_name, ids, v.layer, v.head)
+    if ps.mask_key != key:
+        w = walkthrough(s.model, s.tokenizer, list(ids), v.layer, v.head)
+        ps.mask_fig = figures.causal_mask_panels(w.tokens, w.stages["pattern"], w.stages["scores"], v.layer, v.head,
+                                                 max_tokens=MASK_TOKENS, total=len(s.ids))
+        ps.mask_key = key
+    return ps.mask_fig
+
+
+def render_kv(ps: PageState, v: View) -> tuple:
+    recs = ps.session.records
+    if not recs:
+        msg = "Press Step: time and memory of every step are measured here"
+        return figures.placeholder(msg, 360), figures.placeholder(msg, 380)
+    cfg = ps.session.model.config
+    lat = figures.step_latency([r.step for r in recs], [r.forward_ms for r in recs], [r.step_ms for r in recs],
+                               [r.kv_cache for r in recs], [r.tokens_processed for r in recs])
+    on = [r for r in recs if r.kv_cache and r.kv_bytes > 0]
+    last = recs[-1]
+    per_position = last.kv_formula_bytes // max(1, last.position)
+    mem = figures.cache_memory([r.position for r in on], [r.kv_bytes for r in on], [r.kv_allocated_bytes for r in on],
+                               per_position, cfg.block_size, last.kv_formula)
+    return lat, mem
+
+
+def render_beam(ps: PageState) -> tuple:
+    b = ps.beam
+    if b is None:
+        return figures.placeholder("Choose decoding “beam” and press Step or Run beam search", 400), ""
+    tok = ps.session.tokenizer
+    labels = ["prompt"] + [tok.token_str(n.token_id) for n in b.nodes[1:]]
+    best = [n.node_id for n in b.path(b.best.node_id)] if b.hypotheses else []
+    fig = figures.beam_tree(b.nodes, labels, [0] + best, length_penalty=ps.session.params.length_penalty)
+    rows = ["| # | continuation | log p | tokens | score |", "|---|---|---|---|---|"]
+    for k, h in enumerate(b.hypotheses):
+        text = tok.decode(h.tokens)
+        text = text if len(text) <= 70 else text[:69] + "…"
+        text = html.escape(text).replace("\n", "↵").replace("|", "\\|")
+        rows.append(f"| {k + 1} | {text} | {h.logprob:.2f} | {len(h.tokens)} | **{h.score:.3f}** |")
+    lp = ps.session.params.length_penalty
+    md = (f"**{len(b.hypotheses)} finished hypotheses** (score = log p / length^{lp:g}); "
+          f"stopped: {b.stop_reason}, {b.steps} steps, {len(b.nodes) - 1} candidates looked at.\n\n" + "\n".join(rows))
+    return fig, md
+
+
+def render(ps: PageState, v: View, parts=PARTS) -> tuple:
+    """Values for every view output, gr.skip() for those this event leaves alone."""
+    out: list = []
+    out += render_tokens(ps, v) if "tokens" in parts else [gr.skip()] * 4
+    out += [render_next(ps, v) if "next" in parts else gr.skip()]
+    out += render_attention(ps, v) if "attention" in parts else [gr.skip()] * 2
+    out += [render_mask(ps, v) if "mask" in parts else gr.skip()]
+    out += render_kv(ps, v) if "kv" in parts else [gr.skip()] * 2
+    out += render_beam(ps) if "beam" in parts else [gr.skip()] * 2
+    return tuple(out)
+
+
+# -- handlers ----------------------------------------------------------------------------------------
+SAMPLING_NAMES = ("strategy", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed",
+                  "max_new_tokens", "stop", "num_beams", "length_penalty")
+VIEW_NAMES = ("view_step", "view_layer", "view_head", "bars")
+
+
+def endpoint(fn, extra: tuple[str, ...] = (), event: bool = False):
+    """``fn`` as an event handler: user errors become gr.Error, and the API shows named parameters.
+
+    Handlers take (state, model, prompt, kv, *extra, *sampling controls, *view controls); the
+    explicit signature gives API clients ``top_k=``, ``view_layer=``... instead of ``param_6``.
+    """
+    handler = user_errors(fn)
+    P = inspect.Parameter
+    names = ["state", "model_name", "prompt", "kv_cache", *extra, *SAMPLING_NAMES, *VIEW_NAMES]
+    params = [P(n, P.POSITIONAL_OR_KEYWORD) for n in names]
+    if event:  # gradio passes gr.EventData to the parameter annotated with it
+        params.insert(0, P("evt", P.POSITIONAL_OR_KEYWORD, annotation=gr.EventData))
+    handler.__signature__ = inspect.Signature(params)
+    handler.__annotations__ = {"evt": gr.EventData} if event else {}
+    return handler
+
+
+def user_errors(fn):
+    """ValueErrors (bad settings, nothing to undo, prompt too long...) reach the user as gr.Error."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except ValueError as e:
+                raise gr.Error(str(e)) from e
+        return gen
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as e:
+            raise gr.Error(str(e)) from e
+    return wrapper
+
+
+class Page:
+    """The handlers, bound to one model cache (tests inject a tiny model)."""
+
+    def __init__(self, models: ModelCache, choices: dict[str, str | None]):
+        self.models = models
+        self.choices = choices
+
+    # -- sessions --
+    def new_state(self, model_name: str, prompt: str, params: SamplingParams, kv: bool) -> PageState:
+        if model_name not in self.choices:
+            raise ValueError(f"unknown model {model_name!r}: choose one of {', '.join(self.choices)}")
+        if self.choices[model_name]:
+            raise ValueError(f"{model_name} is not available: {self.choices[model_name]}")
+        if not isinstance(prompt, str):
+            raise ValueError("the prompt must be text")
+        model, tok = self.models.get(model_name)
+        LIVE_STATES["count"] += 1
+        return PageState(model_name, Session(model, tok, prompt, params, use_kv_cache=bool(kv)))
+
+    def current(self, ps: PageState | None, model_name, prompt, params, kv) -> PageState:
+        """The tab's state, rebuilt when the model or prompt changed; settings applied."""
+        if ps is None or ps.session is None or ps.model_name != model_name or ps.session.prompt != prompt:
+            ps = self.new_state(model_name, prompt, params, kv)
+        ps.session.set_params(params)
+        ps.session.set_kv_cache(bool(kv))
+        return ps
+
+    # -- events (all take the same controls; see build_demo) --
+    def load(self, ps, model_name, prompt, kv, *rest):
+        params, view = self._split(rest)
+        ps = self.new_state(model_name, prompt, params, kv)
+        return (ps, *render(ps, self._view(ps, None, view)))
+
+    def reset(self, ps, model_name, prompt, kv, *rest):
+        return self.load(None, model_name, prompt, kv, *rest)
+
+    def step(self, ps, model_name, prompt, kv, *rest):
+        params, view = self._split(rest)
+        ps = self.current(ps, model_name, prompt, params, kv)
+        with ps.lock:
+            if params.strategy == "beam":
+                ps.beam = ps.session.beam_search()
+                return (ps, *render(ps, self._view(ps, None, view), ("tokens", "beam")))
+            ps.session.step()
+            return (ps, *render(ps, self._view(ps, len(ps.session.records) - 1, view), PARTS[:-1]))
+
+    def run(self, ps, model_name, prompt, kv, *rest):
+        """Step until a stop; the tokens view updates while it runs, every view at the end."""
+        params, view = self._split(rest)
+        ps = self.current(ps, model_name, prompt, params, kv)
+        if params.strategy == "beam":
+            yield self.step(ps, model_name, prompt, kv, *rest)
+            return
+        if ps.session.stop is not None:
+            raise ValueError(f"generation has stopped ({STOP_TEXT.get(ps.session.stop)}); press Back or Reset")
+        shown = time.perf_counter()
+        while ps.session.stop is None:
+            with ps.lock:  # never held across a yield: a closed tab must not leave it locked
+                ps.session.step()
+            if time.perf_counter() - shown > 0.25:  # a live view without flooding the browser
+                shown = time.perf_counter()
+                yield (ps, *render(ps, self._view(ps, len(ps.session.records) - 1, view), ("tokens",)))
+        yield (ps, *render(ps, self._view(ps, len(ps.session.records) - 1, view), PARTS[:-1]))
+
+    def back(self, ps, model_name, prompt, kv, *rest):
+        params, view = self._split(rest)
+        ps = self.current(ps, model_name, prompt, params, kv)
+        with ps.lock:
+            ps.session.back()
+            n = len(ps.session.records)
+            return (ps, *render(ps, self._view(ps, n - 1 if n else None, view), PARTS[:-1]))
+
+    def resample(self, ps, model_name, prompt, kv, *rest):
+        """A sampling control moved: re-decide the newest step from its cached logits (no forward)."""
+        params, view = self._split(rest)
+        ps = self.current(ps, model_name, prompt, params, kv)
+        with ps.lock:
+            if params.strategy == "beam":
+                ps.beam = ps.session.beam_search()
+                return (ps, *render(ps, self._view(ps, None, view), ("tokens", "beam")))
+            if not ps.session.records:
+                return (ps, *render(ps, self._view(ps, None, view), ("tokens",)))
+            ps.session.resample(params)
+            return (ps, *render(ps, self._view(ps, len(ps.session.records) - 1, view), ("tokens", "next")))
+
+    def select_step(self, ps, model_name, prompt, kv, *rest):
+        params, view = self._split(rest)
+        ps = self.current(ps, model_name, prompt, params, kv)
+        return (ps, *render(ps, self._view(ps, view[0], view), ("tokens", "next", "attention")))
+
+    def select_head(self, ps, model_name, prompt, kv, *rest):
+        params, view = self._split(rest)
+        ps = self.current(ps, model_name, prompt, params, kv)
+        return (ps, *render(ps, self._view(ps, view[0], view), ("attention", "mask")))
+
+    def next_mode(self, ps, model_name, prompt, kv, *rest):
+        params, view = self._split(rest)
+        ps = self.current(ps, model_name, prompt, params, kv)
+        return (ps, *render(ps, self._view(ps, view[0], view), ("next",)))
+
+    def set_kv(self, ps, model_name, prompt, kv, *rest):
+        params, view = self._split(rest)
+        ps = self.current(ps, model_name, prompt, params, kv)
+        n = len(ps.session.records)
+        return (ps, *render(ps, self._view(ps, view[0] if n else None, view), ("tokens",)))
+
+    def beam_search(self, ps, model_name, prompt, kv, *rest):
+        params, view = self._split(rest)
+        ps = self.current(ps, model_name, prompt, replace(params, strategy="beam"), kv)
+        with ps.lock:
+            ps.beam = ps.session.beam_search()
+        return (ps, *render(ps, self._view(ps, None, view), ("beam",)))
+
+    def compare_cache(self, ps, model_name, prompt, kv, n_tokens, *rest):
+        params, view = self._split(rest)
+        ps = self.current(ps, model_name, prompt, params, kv)
+        n = _whole_or_raw(n_tokens)
+        if not isinstance(n, int):
+            raise ValueError(f"the number of tokens to compare must be a whole number; got {n_tokens!r}")
+        room = ps.session.model.config.block_size - len(ps.session.prompt_ids)
+        with ps.lock:
+            c = ps.session.compare_cache(min(n, room))
+        return ps, figures.cache_comparison(c.positions, c.cached_ms, c.uncached_ms, c.same_tokens, c.max_logit_diff)
+
+    def leak_check(self, ps, model_name, prompt, kv, position, new_text, *rest):
+        """Change one token, run both texts, compare every position's next-token distribution."""
+        params, view = self._split(rest)
+        ps = self.current(ps, model_name, prompt, params, kv)
+        s = ps.session
+        ids = list(s.ids)
+        at = _whole_or_raw(position)
+        if not isinstance(at, int) or not 0 <= at < len(ids):
+            raise ValueError(f"the position to change must be a whole number from 0 to {len(ids) - 1}; got {position!r}")
+        new_ids = s.tokenizer.encode_ids(new_text or "")
+        if not new_ids:
+            raise ValueError("type the token to put there (e.g. ' the')")
+        changed = ids[:at] + [new_ids[0]] + ids[at + 1:]
+        v = self._view(ps, None, view)
+        a = walkthrough(s.model, s.tokenizer, ids, v.layer, v.head).stages["logits"]  # (T, V)
+        b = walkthrough(s.model, s.tokenizer, changed, v.layer, v.head).stages["logits"]
+        pa, pb = _softmax(a), _softmax(b)
+        top = pa.argmax(-1)  # (T,)
+        rows = np.arange(len(ids))
+        fig = figures.leak_check(list(s.tokens), at, s.tokenizer.token_str(new_ids[0]), pa[rows, top], pb[rows, top],
+                                 np.abs(pa - pb).max(-1))
+        return ps, fig
+
+    def open_head(self, ps, model_name, prompt, kv, layer, head, *rest):
+        """A click on a tile of the overview (layer, head) opens that head."""
+        params, view = self._split(rest)
+        view = (view[0], layer, head, view[3])
+        out = self.select_head(ps, model_name, prompt, kv, *params_values(params), *view)
+        v = self._view(out[0], view[0], view)
+        return (*out, gr.update(value=v.layer), gr.update(value=v.head))
+
+    def pick_step(self, evt: gr.EventData, ps, model_name, prompt, kv, *rest):
+        """A click on a token chip (custom event from CHIPS_JS carrying {step})."""
+        params, view = self._split(rest)
+        return self.select_step(ps, model_name, prompt, kv, *params_values(params),
+                                _finite_int(evt._data.get("step"), 0), *view[1:])
+
+    def pick_head(self, evt: gr.EventData, ps, model_name, prompt, kv, *rest):
+        params, view = self._split(rest)
+        layer, head = _finite_int(evt._data.get("layer"), 0), _finite_int(evt._data.get("head"), 0)
+        return self.open_head(ps, model_name, prompt, kv, layer, head, *params_values(params), *view)
+
+    def change_model(self, ps, model_name, prompt, kv, *rest):
+        """The picker moved: load that model (once per process) and start over; refuse unavailable ones."""
+        reason = self.choices.get(model_name, "unknown model")
+        if reason:
+            keep = ps.model_name if ps is not None else DEFAULT_MODEL
+            gr.Warning(f"{model_name} is not available: {reason}")
+            return (ps, gr.update(value=keep), *[gr.skip()] * 12)
+        try:
+            out = self.load(None, model_name, prompt, kv, *rest)
+        except Exception as e:  # a download or checkpoint problem: say it, keep the old model
+            keep = ps.model_name if ps is not None else DEFAULT_MODEL
+            gr.Warning(f"{model_name} could not be loaded: {e}")
+            return (ps, gr.update(value=keep), *[gr.skip()] * 12)
+        return (out[0], gr.update(), *out[1:])
+
+    # -- helpers --
+    @staticmethod
+    def _split(rest) -> tuple[SamplingParams, tuple]:
+        """(11 sampling controls..., view step, layer, head, mode) -> (SamplingParams, view tuple)."""
+        if len(rest) != 15:
+            raise ValueError(f"expected 15 control values, got {len(rest)}")
+        return make_params(*rest[:11]), tuple(rest[11:])
+
+    @staticmethod
+    def _view(ps: PageState, step, view) -> View:
+        return _clamp_view(ps, step, view[1], view[2], view[3])
+
+
+def params_values(p: SamplingParams) -> tuple:
+    """The 11 sampling control values that ``make_params`` turns back into ``p``."""
+    return (p.strategy, p.temperature, p.top_k, p.top_p, p.min_p, p.repetition_penalty, p.seed, p.max_new_tokens,
+            "\n".join(s.replace("\n", "\\n") for s in p.stop), p.num_beams, p.length_penalty)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+# -- the page ---------------------------------------------------------------------------------------
 CSS = """
-.chips {display:flex; flex-wrap:wrap; gap:4px; font-family:monospace; font-size:18px}
-.tok {border:1px solid #888; border-radius:4px; padding:2px 5px; background:#eef3fb; color:#111}
+.gradio-container {max-width: 100% !important; padding: 0 12px !important}
+#chips .chips {display:flex; flex-wrap:wrap; gap:4px; line-height:1.9}
+#chips .tok {font-family:'DejaVu Sans Mono','WenQuanYi Micro Hei','Noto Sans Mono CJK SC',monospace; font-size:18px;
+             border:1px solid #9aa; border-radius:5px; padding:1px 6px; white-space:pre}
+#chips .tok.prompt {background:#ececec; color:#222}
+#chips .tok.gen {cursor:pointer}
+#chips .tok.sel {outline:3px solid #F58518; outline-offset:1px}
+#chips .chip-legend {font-size:14px; color:#555; margin-top:6px}
+#chips .chip-legend .tok {font-size:14px; padding:0 4px}
+#status {font-size:15px}
+.controls .info {font-size:14px !important}
+"""
+
+# A click on a coloured chip selects that step; a click on a tile of the all-heads overview opens
+# that head. gr.Plot has no click event in Gradio 6, and plotly covers the page with a drag layer
+# on mousedown (so the later "click" lands elsewhere); a capture-phase mousedown listener reads the
+# point plotly keeps under the mouse (gd._hoverdata) instead.
+CHIPS_JS = """
+element.addEventListener('click', (e) => {
+  const chip = e.target.closest('[data-step]');
+  if (chip) trigger('pick_step', {step: Number(chip.dataset.step)});
+});
+if (!window.__playgroundOverview) {
+  window.__playgroundOverview = true;
+  document.addEventListener('mousedown', (e) => {
+    const gd = e.target.closest && e.target.closest('#attn-overview .js-plotly-plot');
+    if (!gd || !gd._hoverdata || !gd._hoverdata.length) return;
+    const cd = gd._hoverdata[0].customdata;
+    if (cd && cd.length === 2) trigger('pick_head', {layer: Number(cd[0]), head: Number(cd[1])});
+  }, true);
+}
 """
 
 
-def build_demo() -> gr.Blocks:
+def _short(reason: str, limit: int = 160) -> str:
+    """The first sentence of a long reason (the whole of it shows when that model is picked)."""
+    first = reason.split(". ")[0]
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None] | None = None) -> gr.Blocks:
+    """The whole page. ``model_loader(name) -> (model, tokenizer)`` replaces ``weights.load_model``
+    (tests inject a tiny random model); ``choices`` maps model names to None or why they are unavailable."""
+    models = _MODELS if model_loader is None else ModelCache(model_loader)
+    if choices is None:
+        if model_loader is None:
+            from playground.weights import model_choices
+
+            choices = model_choices()
+        else:
+            choices = {DEFAULT_MODEL: None}
+    page = Page(models, choices)
+    names = list(choices)
+    default_model = DEFAULT_MODEL if DEFAULT_MODEL in choices else names[0]
+    picker_choices = [(n if choices[n] is None else f"{n} (unavailable)", n) for n in names]
+    unavailable = "".join(f"\n- **{n}** is unavailable: {_short(r)}" for n, r in choices.items() if r)
+
     with gr.Blocks(title="GPT Playground") as demo:
-        gr.Markdown("# GPT Playground\nType a prompt: see its BPE tokens and the model's next-token probabilities.")
-        prompt = gr.Textbox(label="Prompt", value="ROMEO:", elem_id="prompt")
-        go_btn = gr.Button("Predict next token", variant="primary")
-        chips = gr.HTML(elem_id="chips")
-        plot = gr.Plot(elem_id="next-token-plot")
-        go_btn.click(predict, prompt, [chips, plot], api_name="predict")
-        demo.load(predict, prompt, [chips, plot])
+        state = gr.State(None, time_to_live=STATE_TTL_S, delete_callback=_forget)
+        # the settings live in a sidebar that stays on screen while the views scroll: move a slider, watch a chart
+        with gr.Sidebar(width=310, elem_id="settings", elem_classes="controls"):
+            model = gr.Dropdown(picker_choices, value=default_model, label="Model", elem_id="model",
+                                info="The embedded Shakespeare GPT, or GPT-2 when it can be loaded")
+            if unavailable:
+                gr.Markdown(unavailable, elem_id="unavailable")
+            kv = gr.Checkbox(True, label="KV cache", elem_id="kv",
+                             info="Keep every token's keys and values, so a step reads only the newest token")
+            strategy = gr.Radio(["greedy", "sample", "beam"], value="sample", label="Decoding", elem_id="strategy",
+                                info="greedy: always the most likely token · sample: draw from the distribution · "
+                                     "beam: keep several candidate texts")
+            temperature = gr.Slider(0, 2, 1.0, step=0.05, label="Temperature", elem_id="temperature",
+                                    info="Divides the logits: below 1 sharpens, above 1 flattens; 0 = greedy")
+            top_k = gr.Slider(0, 200, 0, step=1, label="Top-k", elem_id="top_k",
+                              info="Keep only the k most likely tokens (0 = off)")
+            top_p = gr.Slider(0.01, 1, 1.0, step=0.01, label="Top-p (nucleus)", elem_id="top_p",
+                              info="Keep the likeliest tokens until they add up to p (1 = off)")
+            min_p = gr.Slider(0, 0.5, 0.0, step=0.01, label="Min-p", elem_id="min_p",
+                              info="Drop tokens below min-p × the top token's probability (0 = off)")
+            penalty = gr.Slider(0.5, 2, 1.0, step=0.05, label="Repetition penalty", elem_id="penalty",
+                                info="Above 1, tokens already in the text become less likely (1 = off)")
+            seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="seed",
+                             info="Same seed and settings = same tokens (press Enter to apply)")
+            max_new = gr.Slider(1, 256, 50, step=1, label="Max new tokens", elem_id="max_new",
+                                info="Run stops after this many generated tokens")
+            stop = gr.Textbox("", label="Stop strings", lines=1, max_lines=4, elem_id="stop",
+                              info="One per line; generation stops when one appears (\\n = newline)")
+            with gr.Accordion("Beam search settings", open=False):
+                num_beams = gr.Slider(1, 8, 4, step=1, label="Beams", elem_id="num_beams",
+                                      info="How many candidate texts beam search keeps at each step")
+                length_penalty = gr.Slider(-1, 3, 1.0, step=0.1, label="Length penalty", elem_id="length_penalty",
+                                           info="Score = log p / length^this; above 0 favours longer texts")
+        gr.Markdown("## GPT Playground · watch a small GPT write one token at a time", elem_id="title")
+        with gr.Row(equal_height=True):
+            prompt = gr.Textbox(EXAMPLES[0], label="Prompt", lines=1, max_lines=6, scale=3, elem_id="prompt",
+                                info="The text the model continues. Changing it starts over (Enter or Reset).")
+            with gr.Column(scale=2, min_width=380):
+                with gr.Row():
+                    step_btn = gr.Button("Step ▶", variant="primary", elem_id="step", min_width=80)
+                    run_btn = gr.Button("Run ▶▶", elem_id="run", min_width=80)
+                with gr.Row():
+                    back_btn = gr.Button("◀ Back", elem_id="back", min_width=80)
+                    reset_btn = gr.Button("Reset ↺", elem_id="reset", min_width=80)
+        gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Example prompts")
+        chips = gr.HTML("", label="Tokens", elem_id="chips", js_on_load=CHIPS_JS, padding=False)
+        status = gr.Markdown(label="Status", elem_id="status")
+        with gr.Row():
+            view_step = gr.Slider(0, 1, 0, step=1, label="Inspect step", elem_id="view_step", interactive=False, scale=2,
+                                  info="Which generated token the views below explain (or click a coloured token)")
+            text = gr.Textbox(label="Text so far", lines=2, max_lines=4, interactive=False, elem_id="text", scale=3)
+        with gr.Tabs(elem_id="views"):
+            with gr.Tab("Next token", elem_id="tab-next"):
+                mode = gr.Radio(MODES, value=MODES[0], label="Bars show", elem_id="mode",
+                                info="Probabilities after softmax, or the scores (logits) before it")
+                next_plot = gr.Plot(elem_id="next-plot", label="Next-token distribution by decoding stage")
+            with gr.Tab("Attention", elem_id="tab-attention"):
+                with gr.Row():
+                    layer = gr.Dropdown([0], value=0, label="Layer", elem_id="layer", info="Which transformer block")
+                    head = gr.Dropdown([0], value=0, label="Head", elem_id="head",
+                                       info="Which attention head of that block (or click a tile below)")
+                attn_plot = gr.Plot(elem_id="attn-heatmap", label="One head")
+                overview_plot = gr.Plot(elem_id="attn-overview", label="Every layer and head")
+            with gr.Tab("Causal mask", elem_id="tab-mask"):
+                gr.Markdown("Each token may only look at itself and earlier tokens. The four panels follow one head "
+                            "(pick it in the Attention tab): the cells the mask allows, the raw scores QKᵀ/√d, the same "
+                            "scores with the future set to −∞, and softmax, which turns −∞ into exactly 0.")
+                mask_plot = gr.Plot(elem_id="mask-plot", label="Causal mask")
+                with gr.Row(equal_height=True):
+                    leak_pos = gr.Number(3, label="Change the token at position", precision=0, minimum=0,
+                                         elem_id="leak_pos", info="0 = the first token")
+                    leak_text = gr.Textbox(" the", label="Put this token there", elem_id="leak_text",
+                                           info="Its first token is used")
+                    leak_btn = gr.Button("Run the leak check", elem_id="leak_btn")
+                leak_plot = gr.Plot(figures.placeholder("Change a later token: earlier predictions must not move"),
+                                    elem_id="leak-plot", label="Leak check")
+            with gr.Tab("KV cache", elem_id="tab-kv"):
+                latency_plot = gr.Plot(elem_id="latency-plot", label="Time per step")
+                memory_plot = gr.Plot(elem_id="memory-plot", label="Cache memory")
+                with gr.Row(equal_height=True):
+                    compare_n = gr.Slider(4, 256, 64, step=1, label="Tokens to generate", elem_id="compare_n",
+                                          info="A greedy run from the prompt, timed with the cache on and off")
+                    compare_btn = gr.Button("Compare cache on / off", elem_id="compare_btn")
+                compare_plot = gr.Plot(figures.placeholder("Press “Compare cache on / off”"), elem_id="compare-plot",
+                                       label="Cache on vs off")
+            with gr.Tab("Beam search", elem_id="tab-beam"):
+                beam_btn = gr.Button("Run beam search", elem_id="beam_btn")
+                beam_plot = gr.Plot(elem_id="beam-plot", label="Beam search tree")
+                beam_md = gr.Markdown(label="Beam hypotheses", elem_id="beam-md")
+
+        sampling = [strategy, temperature, top_k, top_p, min_p, penalty, seed, max_new, stop, num_beams, length_penalty]
+        view = [view_step, layer, head, mode]
+        controls = [state, model, prompt, kv, *sampling, *view]
+        views = [chips, text, status, view_step, next_plot, attn_plot, overview_plot, mask_plot, latency_plot,
+                 memory_plot, beam_plot, beam_md]
+        outputs = [state, *views]
+        layer_head = [layer, head]
+
+        def with_dropdowns(fn):
+            """After (re)loading, the layer/head pickers must list this model's layers and heads."""
+            def wrapped(*args):
+                out = fn(*args)
+                ps = out[0]
+                cfg = ps.session.model.config
+                return (*out, gr.update(choices=list(range(cfg.n_layer)), value=0),
+                        gr.update(choices=list(range(cfg.n_head)), value=0))
+            wrapped.__name__ = fn.__name__
+            return wrapped
+
+        demo.load(endpoint(with_dropdowns(page.load)), controls, outputs + layer_head, api_name="load_page")
+        reset_btn.click(endpoint(with_dropdowns(page.reset)), controls, outputs + layer_head, api_name="reset")
+        prompt.submit(endpoint(with_dropdowns(page.reset)), controls, outputs + layer_head, api_name="set_prompt")
+        model.input(endpoint(page.change_model), controls, [state, model, *views], api_name="change_model").then(
+            lambda ps: [gr.update(choices=list(range(ps.session.model.config.n_layer)), value=0),
+                        gr.update(choices=list(range(ps.session.model.config.n_head)), value=0)]
+            if ps is not None and ps.session is not None else [gr.skip(), gr.skip()],
+            state, layer_head, api_name="model_dropdowns")
+        step_btn.click(endpoint(page.step), controls, outputs, api_name="step")
+        run_btn.click(endpoint(page.run), controls, outputs, api_name="run")
+        back_btn.click(endpoint(page.back), controls, outputs, api_name="back")
+        gr.on([c.release for c in (temperature, top_k, top_p, min_p, penalty, max_new, num_beams, length_penalty)]
+              + [strategy.input, seed.submit, stop.submit],
+              endpoint(page.resample), controls, outputs, api_name="resample", trigger_mode="always_last")
+        view_step.release(endpoint(page.select_step), controls, outputs, api_name="select_step")
+        gr.on([layer.input, head.input], endpoint(page.select_head), controls, outputs, api_name="select_head")
+        mode.input(endpoint(page.next_mode), controls, outputs, api_name="next_mode")
+        kv.input(endpoint(page.set_kv), controls, outputs, api_name="set_kv_cache")
+        beam_btn.click(endpoint(page.beam_search), controls, outputs, api_name="beam_search")
+        compare_btn.click(endpoint(page.compare_cache, ("n_tokens",)), [state, model, prompt, kv, compare_n, *sampling, *view],
+                          [state, compare_plot], api_name="compare_cache")
+        leak_btn.click(endpoint(page.leak_check, ("position", "new_token")),
+                       [state, model, prompt, kv, leak_pos, leak_text, *sampling, *view], [state, leak_plot],
+                       api_name="leak_check")
+        chips.pick_step(endpoint(page.pick_step, event=True), controls, outputs, api_name="pick_step")
+        chips.pick_head(endpoint(page.pick_head, event=True), controls, outputs + layer_head, api_name="pick_head")
+        gr.Button(visible=False).click(  # what a click on an overview tile does, callable by API clients
+            endpoint(page.open_head, ("layer", "head")), [state, model, prompt, kv, layer, head, *sampling, *view],
+            outputs + layer_head, api_name="open_head")
+    demo.queue(default_concurrency_limit=2, max_size=64, api_open=False)
     return demo
 
 
 def launch_kwargs() -> dict:
+    """``demo.launch(**launch_kwargs())``: DESIGN.md §5 settings; host/port from Gradio's env variables."""
     return dict(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         css=CSS,
+        theme=gr.themes.Default(text_size=gr.themes.sizes.text_lg),
+        show_error=False,  # only gr.Error messages reach users; other exceptions stay in the server log
+        enable_monitoring=False,
+        max_file_size="1mb",  # the page takes no uploads
     )

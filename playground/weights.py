@@ -52,6 +52,7 @@ HUB_TIMEOUT_S = 5.0  # one metadata request decides whether the Hub is reachable
 # GPT2Config's defaults, for keys a config.json leaves out (as transformers would)
 GPT2_DEFAULTS = dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, layer_norm_epsilon=1e-5)
 # GPT-2's Conv1D stores its weight as (in, out); nn.Linear wants (out, in)
+MASK_BUFFERS = (".attn.bias", ".attn.masked_bias")  # saved by older transformers; not weights
 CONV1D_WEIGHTS = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt")
@@ -86,8 +87,12 @@ def load_checkpoint(folder: str | Path) -> tuple[GPT, Tokenizer]:
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{folder / 'config.json'} is not a valid config: {e}") from e
     path = folder / "model.safetensors"
-    # strict: every tensor must be one of ours, under our own name
-    items = ((name, t, False, f"{path}: tensor {name!r}") for name, t in _safetensors_items(path))
+    # strict: every tensor must be one of ours, under our own name (a tied head may be stored too)
+    items = (
+        (name, t, False, f"{path}: tensor {name!r}")
+        for name, t in _safetensors_items(path)
+        if not (name == "lm_head.weight" and config.tie_word_embeddings)
+    )
     model = _assemble(config, items, str(path))
     return model, _read_tokenizer(folder / "tokenizer.json")
 
@@ -111,7 +116,7 @@ def gpt2_config(data: dict, path: str | Path = "config.json") -> GPTConfig:
     try:
         return GPTConfig(
             vocab_size=cfg["vocab_size"],
-            block_size=cfg.get("n_positions", cfg.get("n_ctx")),
+            block_size=data.get("n_positions") or data.get("n_ctx") or GPT2_DEFAULTS["n_positions"],
             n_layer=cfg["n_layer"],
             n_head=cfg["n_head"],
             n_embd=cfg["n_embd"],
@@ -140,27 +145,29 @@ def load_gpt2(folder: str | Path) -> tuple[GPT, Tokenizer]:
 
 
 def _gpt2_name(key: str) -> tuple[str | None, bool]:
-    """Our name for a GPT-2 tensor name (None = not ours), and whether it needs a transpose."""
+    """Our name for a GPT-2 tensor name (None = not part of the language model), and whether
+    it needs a transpose."""
+    if key == "lm_head.weight":
+        return key, False
     key = key.removeprefix("transformer.")  # GPT2Model files have no prefix, GPT2LMHeadModel ones do
-    if key.endswith((".attn.bias", ".attn.masked_bias")):
-        return None, False  # old causal-mask buffers: we build the mask on the fly
-    name = key if key == "lm_head.weight" else "transformer." + key
+    if not key.startswith(("wte.", "wpe.", "h.", "ln_f.")):
+        return None, False  # another head (GPT2DoubleHeadsModel, ...ForSequenceClassification)
+    name = "transformer." + key
     return name, name.endswith(CONV1D_WEIGHTS)
 
 
 def _gpt2_items(files: list[Path], config: GPTConfig) -> Iterator[tuple[str, torch.Tensor, bool, str]]:
     for path in files:
-        names = _safetensors_names(path) if path.suffix == ".safetensors" else None
-        items = _safetensors_items(path, names) if names is not None else _torch_bin_items(path)
+        items = _safetensors_items(path) if path.suffix == ".safetensors" else _torch_bin_items(path)
         for key, t in items:
+            if key.endswith(MASK_BUFFERS):
+                continue  # old causal-mask buffers: we build the mask on the fly
             name, transpose = _gpt2_name(key)
             if name is None:
+                log.warning("%s: ignoring tensor %r (not part of a GPT-2 language model)", path, key)
                 continue
             if name == "lm_head.weight" and config.tie_word_embeddings:
                 continue  # tied: the head is the token embedding
-            if not name.startswith(("transformer.", "lm_head.")):
-                log.warning("%s: ignoring tensor %r (not part of a GPT-2 language model)", path, key)
-                continue
             yield name, t, transpose, f"{path}: tensor {key!r}"
 
 
@@ -213,6 +220,8 @@ def _assemble(config: GPTConfig, items: Iterable[tuple[str, torch.Tensor, bool, 
     for name, t, transpose, where in items:
         if name not in expected:
             raise CheckpointError(f"{where} has no place in a model with this config ({_describe(config)})")
+        if name in state:
+            raise CheckpointError(f"{where} is a second copy of {name}")
         shape = tuple(expected[name])
         stored = shape[::-1] if transpose else shape
         if tuple(t.shape) != stored:
@@ -264,13 +273,13 @@ def _safetensors_names(path: Path) -> list[str]:
     return sorted(spans, key=spans.get)
 
 
-def _safetensors_items(path: Path, names: list[str] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+def _safetensors_items(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
     """Yield (name, tensor) one at a time.
 
     The file is re-opened per tensor: ``safe_open`` memory-maps it, and pages read through one
     mapping stay resident until it closes, which would count the file a second time.
     """
-    for name in names if names is not None else _safetensors_names(path):
+    for name in _safetensors_names(path):
         try:
             with safe_open(str(path), framework="pt") as f:
                 t = f.get_tensor(name)
@@ -280,14 +289,14 @@ def _safetensors_items(path: Path, names: list[str] | None = None) -> Iterator[t
 
 
 def _torch_bin_items(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """Yield the tensors of a ``pytorch_model.bin`` (weights only: no code runs on load)."""
+    """Yield the tensors of a ``pytorch_model.bin`` (weights only: no code runs on load).
+
+    Read into memory rather than memory-mapped: a .bin is one mapping, so every page copied
+    would stay resident until the last tensor is done. Each tensor has its own storage here,
+    and popping it frees it once copied, so originals + copies stay about one model in size.
+    """
     try:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as e:
-            if "mmap" not in str(e):
-                raise
-            state = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) file
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
         raise CheckpointError(f"{path} cannot be read ({type(e).__name__}: {e})") from e
     if not isinstance(state, dict):
@@ -297,6 +306,7 @@ def _torch_bin_items(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
         if not isinstance(t, torch.Tensor):
             raise CheckpointError(f"{path}: entry {name!r} is not a tensor")
         yield name, t
+        del t
 
 
 def _read_json(path: Path) -> dict:
@@ -413,11 +423,11 @@ def _hub_files(repo: str) -> list[str]:
     weights = next((n for n in WEIGHT_FILES if n in present), None)
     if weights is None:
         raise CheckpointError(f"Hub repo {repo!r} has no {' or '.join(WEIGHT_FILES[::2])}")
-    if weights.endswith(".index.json"):  # "model-00001-of-00002.safetensors", "pytorch_model-00001-of-00003.bin"
+    files = ["config.json", weights]
+    if weights.endswith(".index.json"):  # shards: "model-00001-of-00002.safetensors", "pytorch_model-00001-of-00003.bin"
         stem, ext = weights.split(".")[0], ".safetensors" if "safetensors" in weights else ".bin"
-        weights = [weights, *sorted(n for n in present if n.startswith(stem + "-") and n.endswith(ext))]
-    tokenizer = ["tokenizer.json"] if "tokenizer.json" in present else ["vocab.json", "merges.txt"]
-    return ["config.json", *([weights] if isinstance(weights, str) else weights), *tokenizer]
+        files += sorted(n for n in present if n.startswith(stem + "-") and n.endswith(ext))
+    return files + (["tokenizer.json"] if "tokenizer.json" in present else ["vocab.json", "merges.txt"])
 
 
 def _download(repo: str) -> Path:

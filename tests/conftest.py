@@ -11,7 +11,7 @@ from playground.corpus import works
 from playground.model import GPT
 from playground.tokenizer import Tokenizer
 
-torch.set_num_threads(int(os.environ.get("PLAYGROUND_TEST_THREADS", "2")))
+torch.set_num_threads(int(os.environ.get("PLAYGROUND_TEST_THREADS", "1")))
 
 
 @pytest.fixture(scope="session")

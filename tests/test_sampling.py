@@ -44,13 +44,18 @@ def hf_processors(p: SamplingParams) -> list:
     return procs
 
 
+def as_input_ids(ids: list[int]) -> torch.Tensor:
+    return torch.tensor([ids], dtype=torch.long) if ids else torch.zeros((1, 0), dtype=torch.long)
+
+
 def hf_stage_outputs(logits: torch.Tensor, ids: list[int], p: SamplingParams) -> dict[str, torch.Tensor]:
     """transformers' scores after each of our stages (a stage that is off leaves them as they were)."""
-    input_ids = torch.tensor([ids], dtype=torch.long) if ids else torch.zeros((1, 0), dtype=torch.long)
+    input_ids = as_input_ids(ids)
     x = logits[None].clone()  # (1, V)
     out = {"raw": x[0]}
+    penalty = p.repetition_penalty
     by_stage = {
-        "repetition_penalty": RepetitionPenaltyLogitsProcessor(p.repetition_penalty) if p.repetition_penalty != 1.0 else None,
+        "repetition_penalty": RepetitionPenaltyLogitsProcessor(penalty) if penalty != 1.0 else None,
         "temperature": TemperatureLogitsWarper(p.temperature) if p.temperature != 1.0 else None,
         "top_k": TopKLogitsWarper(p.top_k) if p.top_k else None,
         "top_p": TopPLogitsWarper(p.top_p) if p.top_p < 1.0 else None,
@@ -110,9 +115,7 @@ def test_every_stage_equals_transformers_processors_on_random_cases(V):
             assert not (stage.removed & removed_so_far).any(), "a stage claims a token an earlier stage removed"
             removed_so_far |= stage.removed
         # the whole list, as generate would build it
-        final = LogitsProcessorList(hf_processors(params))(
-            torch.tensor([ids], dtype=torch.long) if ids else torch.zeros((1, 0), dtype=torch.long), logits[None].clone()
-        )[0]
+        final = LogitsProcessorList(hf_processors(params))(as_input_ids(ids), logits[None].clone())[0]
         torch.testing.assert_close(pipe.final_probs, torch.softmax(final, -1), rtol=0, atol=1e-6)
         assert torch.equal(removed_so_far, torch.isinf(final) & torch.isfinite(logits))
         assert pipe.final_probs.sum().item() == pytest.approx(1.0, abs=1e-5)

@@ -1,0 +1,544 @@
+"""A generation session: one user's text, stepped one token at a time, as plain-data records.
+
+The session sits between the model/decoding layers and the UI. It owns the token ids, the
+KV cache and the attention rows seen so far; every ``step()`` returns a ``StepRecord`` made
+only of numpy arrays, ints, floats and strings, so figures can draw it without torch and the
+UI can deep-copy it.
+
+One step = read the tokens the model has not seen yet (the whole prompt at first, then only
+the newest token with the KV cache, or every token again without it), run the sampling
+pipeline on the last position's logits, choose a token and append it. The chosen token is
+read by the *next* step, so the attention row in a record is that of the step's query (the
+newest token the model read) over every position before it and itself.
+
+Why the pieces look the way they do:
+  * Seeded sampling draws with a generator derived from (seed, position), so ``back()`` then
+    ``step()`` replays the same token, and the sequence does not depend on the cache setting.
+  * ``resample(params)`` re-decides the last step from its cached raw logits (no forward), the
+    way a slider should feel: only a new token runs the model.
+  * Memory stays bounded: only the newest record keeps the full final distribution; older
+    ones keep each stage's top tokens. ``max_new_tokens`` is capped by the context window:
+    generation stops with "context_full" when the window is full.
+
+Dimension names: V = vocabulary, S = positions read so far, T = positions read by one forward.
+"""
+from __future__ import annotations
+
+import codecs
+import copy
+import dataclasses
+import pickle
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import psutil
+import torch
+
+from playground.config import SamplingParams
+from playground.model import GPT, KVCache
+from playground.sampling import Pipeline, check_fits, choose, entropy, new_generator, run_pipeline, stop_reason
+from playground.tokenizer import Tokenizer
+
+TOP_N = 20  # tokens kept per pipeline stage in a record
+# record fields that are live measurements, so they differ between two runs of the same step
+MEASURED_FIELDS = ("forward_ms", "step_ms", "rss_bytes", "kv_allocated_bytes")
+_PROCESS = psutil.Process()
+
+
+class GenerationStopped(ValueError):
+    """``step()`` after a stop condition (EOS, stop string, max_new_tokens, full context)."""
+
+
+# -- records ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StageSummary:
+    """What one pipeline stage left: its most likely tokens and what it removed."""
+
+    name: str  # one of sampling.STAGES
+    top_ids: np.ndarray  # (k,) int64, most likely first (k = TOP_N, or V if smaller)
+    top_tokens: tuple[str, ...]  # readable strings of top_ids
+    top_probs: np.ndarray  # (k,) float32 probabilities after this stage
+    top_logits: np.ndarray  # (k,) float32 scores after this stage; -inf where removed
+    removed: int  # tokens this stage removed
+    kept: int  # candidates left after it
+    kept_mass: float  # share of the probability entering this stage that it kept (1 = removed nothing)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """Everything one step did, as plain data (numpy, ints, floats, strings)."""
+
+    step: int  # 0 = the first generated token
+    position: int  # where the chosen token goes (= number of tokens before it)
+    input_start: int  # first position the forward read (0 at prefill and without the cache)
+    input_ids: np.ndarray  # (T,) int64 ids the forward read: 1 with the cache, all without
+    input_tokens: tuple[str, ...]  # readable strings of input_ids
+    stages: tuple[StageSummary, ...]  # one per sampling.STAGES, in order
+    final_probs: np.ndarray | None  # (V,) float32 sampled distribution; None in older records
+    token_id: int  # the chosen token
+    token: str  # its readable string ("␣the", "<0xF0>")
+    prob: float  # its final probability
+    rank: int  # 0 = most likely in the final distribution
+    greedy: bool  # chosen by argmax (True) or drawn (False)
+    entropy: float  # of the final distribution, in nats
+    stop: str | None  # "eos" | "stop_string" | "max_new_tokens" | "context_full" | None
+    attention: np.ndarray  # (n_layer, n_head, S) float32: the query position-1 over positions 0..position-1
+    forward_ms: float  # wall time of model.forward (0 when re-decided from cached logits)
+    step_ms: float  # wall time of the whole step (forward, pipeline, choice, record)
+    tokens_processed: int  # positions the forward read (0 when re-decided from cached logits)
+    kv_cache: bool  # was the KV cache on
+    kv_bytes: int  # measured: numel * element_size of the keys and values in use (0 when off)
+    kv_allocated_bytes: int  # measured: bytes the cache buffers reserve (they grow by doubling)
+    kv_formula_bytes: int  # 2 × layers × batch × kv_heads × positions × head_dim × bytes
+    kv_formula: str  # that formula with this model's numbers
+    rss_bytes: int  # resident memory of the whole process after the step
+    resampled: bool  # re-decided by resample()
+
+    def compact(self) -> "StepRecord":
+        """This record without the full-vocabulary distribution (kept for the newest step only)."""
+        return dataclasses.replace(self, final_probs=None) if self.final_probs is not None else self
+
+
+@dataclass(frozen=True)
+class PrefillInfo:
+    """What reading the unread tokens (the prompt, at first) cost."""
+
+    tokens_processed: int
+    forward_ms: float
+    kv_bytes: int
+    kv_formula_bytes: int
+    kv_formula: str
+    rss_bytes: int
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """Greedy generation of the same tokens with and without the KV cache."""
+
+    prompt_len: int
+    positions: np.ndarray  # (n,) int64: positions read at step i (context length = prompt_len + i)
+    cached_ms: np.ndarray  # (n,) float64 forward time per step with the cache (step 0 = prefill)
+    uncached_ms: np.ndarray  # (n,) float64 forward time per step re-reading every position
+    cached_ids: tuple[int, ...]
+    uncached_ids: tuple[int, ...]
+    same_tokens: bool
+    max_logit_diff: float  # max |logit difference| over steps whose contexts were identical
+    kv_bytes: int  # measured at the end of the cached run
+    kv_formula: str
+
+    @property
+    def speedup(self) -> float:
+        """Total uncached time / total cached time (what the user waits for, prefill included)."""
+        return float(self.uncached_ms.sum() / max(self.cached_ms.sum(), 1e-9))
+
+    @property
+    def decode_speedup(self) -> float:
+        """The same ratio without step 0: there both runs read the whole prompt, so only later
+        steps show what the cache saves (1.0 when there is no later step)."""
+        if len(self.cached_ms) < 2:
+            return 1.0
+        return float(self.uncached_ms[1:].sum() / max(self.cached_ms[1:].sum(), 1e-9))
+
+
+def complete_text(data: bytes) -> str:
+    """Decode UTF-8 ``data``, leaving out a trailing character whose bytes are not all there yet.
+
+    Byte-level BPE can split one character (an emoji, a CJK ideograph) across tokens; decoding
+    after each token would show U+FFFD until the last byte arrives. Bytes that can never form a
+    character (invalid anywhere but at the end) still show as U+FFFD.
+    """
+    return codecs.getincrementaldecoder("utf-8")(errors="replace").decode(data, final=False)
+
+
+def nbytes(obj) -> int:
+    """Serialized size of plain data (what a record costs to keep or send)."""
+    return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _seed_for(seed: int, position: int) -> int:
+    """A generator seed from (seed, position), mixed (splitmix64) so neighbours are unrelated."""
+    z = (int(seed) * 0x9E3779B97F4A7C15 + int(position) + 1) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFF
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":  # kernels run asynchronously; time them to completion
+        torch.cuda.synchronize(device)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One forward: the last position's raw logits and the facts a record reports about it."""
+
+    start: int
+    upto: int
+    raw: torch.Tensor  # (V,) float32 on CPU
+    attention: np.ndarray  # (n_layer, n_head, upto) float32
+    forward_ms: float
+    kv_bytes: int
+    kv_allocated_bytes: int
+
+
+# -- the session --------------------------------------------------------------------------------
+class Session:
+    """One user's generation, stepped one token at a time.
+
+    >>> s = Session(model, tokenizer, "ROMEO:", SamplingParams(strategy="greedy"))
+    >>> rec = s.step(); rec.token, rec.prob, rec.forward_ms
+    >>> s.back(); s.resample(dataclasses.replace(s.params, temperature=0.7))
+
+    An empty prompt starts from the end-of-text token, which marks a document start in
+    training (as GPT-2's unconditional generation does). The model and tokenizer are shared
+    read-only; a deep copy of a session shares them and copies everything else.
+    """
+
+    def __init__(
+        self,
+        model: GPT,
+        tokenizer: Tokenizer,
+        prompt: str,
+        params: SamplingParams,
+        use_kv_cache: bool = True,
+        capture_attention: bool = True,
+    ):
+        if not isinstance(prompt, str):
+            raise ValueError(f"the prompt must be text; got {type(prompt).__name__}")
+        if model.training:
+            raise ValueError("the model is in training mode (dropout on); call model.eval() first")
+        if tokenizer.vocab_size > model.config.vocab_size:
+            raise ValueError(
+                f"the tokenizer has {tokenizer.vocab_size} tokens but the model only {model.config.vocab_size}"
+            )
+        self.model = model
+        self.tokenizer = tokenizer
+        self.prompt = prompt
+        ids = tokenizer.encode_ids(prompt)
+        if not ids and tokenizer.eos_id is not None:
+            ids = [tokenizer.eos_id]  # nothing typed: continue from a document start
+        check_fits(len(ids), 1, model.config.block_size)  # empty / longer than the window -> ValueError
+        self.prompt_ids: tuple[int, ...] = tuple(ids)
+        self.params = self._checked(params)
+        self.use_kv_cache = bool(use_kv_cache)
+        self.capture_attention = bool(capture_attention)
+        self._device = model.transformer.wte.weight.device
+        self._bytes_per_value = model.transformer.wte.weight.element_size()
+        self._ids: list[int] = list(ids)
+        self._strs: dict[int, str] = {}  # readable string of each id met (the stage tables repeat them)
+        self._tokens: list[str] = [self._token_str(i) for i in ids]
+        self._records: list[StepRecord] = []
+        self._kv: KVCache | None = None  # covers the first kv.length positions of _ids
+        self._rows: list[np.ndarray] = []  # attention row of each position read: (n_layer, n_head, pos+1)
+        self._pending: _Read | None = None  # read ahead by prefill(), consumed by the next step
+        self._last_read: _Read | None = None  # the forward behind the newest record (for resample)
+
+    # -- state, read-only -------------------------------------------------------------------
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(self._ids)
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """Readable strings of every token (prompt and generated)."""
+        return tuple(self._tokens)
+
+    @property
+    def generated_ids(self) -> tuple[int, ...]:
+        return tuple(self._ids[len(self.prompt_ids):])
+
+    @property
+    def records(self) -> tuple[StepRecord, ...]:
+        return tuple(self._records)
+
+    @property
+    def stop(self) -> str | None:
+        """Why generation has stopped, or None while it can go on."""
+        return self._records[-1].stop if self._records else None
+
+    @property
+    def text(self) -> str:
+        """Prompt + generated text, showing only complete characters (no stray U+FFFD)."""
+        return self.prompt + complete_text(self.tokenizer.token_bytes(self.generated_ids))
+
+    @property
+    def kv_bytes(self) -> int:
+        return self._kv.nbytes if self._kv is not None else 0
+
+    def state_nbytes(self) -> int:
+        """Bytes this session holds: records, attention rows, KV cache buffers, cached logits."""
+        held = nbytes(self._records) + sum(r.nbytes for r in self._rows)
+        held += self._kv.allocated_nbytes if self._kv is not None else 0
+        held += sum(r.raw.numel() * 4 for r in (self._pending, self._last_read) if r is not None)
+        return held
+
+    def attention(self, layer: int, head: int) -> np.ndarray:
+        """(S, S) float32 attention of ``head`` in ``layer`` over every position read so far.
+
+        With the cache it is assembled from the prompt's prefill rows and one row per step (a
+        causal model never changes an earlier row); without it, it is the last forward's
+        recomputed matrix. Row i is position i's query; zeros above the diagonal.
+        """
+        cfg = self.model.config
+        if not self.capture_attention:
+            raise ValueError("this session was created with capture_attention=False")
+        if not (isinstance(layer, int) and 0 <= layer < cfg.n_layer):
+            raise ValueError(f"layer must be a whole number from 0 to {cfg.n_layer - 1}; got {layer!r}")
+        if not (isinstance(head, int) and 0 <= head < cfg.n_head):
+            raise ValueError(f"head must be a whole number from 0 to {cfg.n_head - 1}; got {head!r}")
+        S = len(self._rows)
+        out = np.zeros((S, S), dtype=np.float32)
+        for i, row in enumerate(self._rows):
+            out[i, : i + 1] = row[layer, head]
+        return out
+
+    def _token_str(self, token_id: int) -> str:
+        token_id = int(token_id)
+        if token_id not in self._strs:
+            self._strs[token_id] = self.tokenizer.token_str(token_id)
+        return self._strs[token_id]
+
+    # -- changing the settings ----------------------------------------------------------------
+    def _checked(self, params: SamplingParams) -> SamplingParams:
+        if not isinstance(params, SamplingParams):
+            raise ValueError(f"params must be a SamplingParams; got {type(params).__name__}")
+        return params
+
+    def set_params(self, params: SamplingParams) -> None:
+        """Parameters for the next steps (use ``resample`` to re-decide the last one too)."""
+        self.params = self._checked(params)
+
+    def set_kv_cache(self, on: bool) -> None:
+        """Turn the KV cache on or off; the tokens that follow are the same (greedy).
+
+        Off drops the cache; on rebuilds it at the next step, which then reads every position.
+        """
+        on = bool(on)
+        if on != self.use_kv_cache:
+            self.use_kv_cache = on
+            self._kv = None
+
+    # -- reading tokens -------------------------------------------------------------------------
+    def _read(self, upto: int) -> _Read:
+        """Run the model over the positions before ``upto`` that it has not read yet."""
+        cfg = self.model.config
+        kv = self._kv if self.use_kv_cache else None
+        if kv is not None and kv.length >= upto:
+            kv = kv.crop(upto - 1)  # re-read the last position to get its logits back
+        start = kv.length if kv is not None else 0
+        idx = torch.tensor([self._ids[start:upto]], dtype=torch.long, device=self._device)  # (1, T)
+        _sync(self._device)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            out = self.model(idx, past_kv=kv, return_attn=self.capture_attention, use_cache=self.use_kv_cache)
+        _sync(self._device)
+        forward_ms = (time.perf_counter() - t0) * 1e3
+        self._kv = out.kv  # None without the cache
+        raw = out.logits[0, -1].detach().float().cpu().clone()  # (V,) a copy, not a view of (1, T, V)
+        if self.capture_attention:
+            att = torch.stack([a[0] for a in out.attn]).float().cpu().numpy()  # (n_layer, nh, T, upto)
+            rows = [att[:, :, t, : start + t + 1].copy() for t in range(upto - start)]
+            self._rows = self._rows[:start] + rows  # earlier rows never change in a causal model
+            row = rows[-1]  # (n_layer, nh, upto)
+        else:
+            row = np.zeros((cfg.n_layer, cfg.n_head, 0), dtype=np.float32)
+        return _Read(
+            start=start, upto=upto, raw=raw, attention=row, forward_ms=forward_ms,
+            kv_bytes=out.kv.nbytes if out.kv is not None else 0,
+            kv_allocated_bytes=out.kv.allocated_nbytes if out.kv is not None else 0,
+        )
+
+    def prefill(self) -> PrefillInfo:
+        """Read every token not read yet (the prompt, at first), so the next step only decides."""
+        if self._pending is None:
+            self._pending = self._read(len(self._ids))
+        r = self._pending
+        cfg = self.model.config
+        return PrefillInfo(
+            tokens_processed=r.upto - r.start, forward_ms=r.forward_ms, kv_bytes=r.kv_bytes,
+            kv_formula_bytes=KVCache.formula_bytes(cfg, 1, r.upto, self._bytes_per_value),
+            kv_formula=KVCache.formula_text(cfg, 1, r.upto, self._bytes_per_value),
+            rss_bytes=_PROCESS.memory_info().rss,
+        )
+
+    # -- deciding ---------------------------------------------------------------------------------
+    def _decide(self, r: _Read, t0: float, resampled: bool = False, read_now: bool = True) -> StepRecord:
+        """Run the pipeline on ``r``'s logits, choose, append the token and its record.
+
+        ``read_now`` says whether ``r``'s forward ran for this decision (else it costs nothing now).
+        """
+        params, tok, cfg = self.params, self.tokenizer, self.model.config
+        position = r.upto
+        pipe = run_pipeline(r.raw, self._ids[:position], params)
+        gen = None if params.greedy else new_generator(_seed_for(params.seed, position))
+        choice = choose(pipe, params, gen)
+        self._ids.append(choice.token_id)
+        self._tokens.append(self._token_str(choice.token_id))
+        generated = self._ids[len(self.prompt_ids):]
+        reason = stop_reason(generated, tok, params, tok.eos_id, len(self._ids), cfg.block_size)
+        input_ids = np.asarray(self._ids[r.start:position], dtype=np.int64)
+        record = StepRecord(
+            step=len(self._records), position=position, input_start=r.start,
+            input_ids=input_ids, input_tokens=tuple(self._tokens[r.start:position]),
+            stages=self._summaries(pipe), final_probs=pipe.final_probs.numpy().astype(np.float32),
+            token_id=choice.token_id, token=self._tokens[-1], prob=choice.prob, rank=choice.rank,
+            greedy=choice.greedy, entropy=entropy(pipe.final_probs), stop=reason, attention=r.attention,
+            forward_ms=r.forward_ms if read_now else 0.0, step_ms=0.0,
+            tokens_processed=position - r.start if read_now else 0, kv_cache=self.use_kv_cache,
+            kv_bytes=r.kv_bytes, kv_allocated_bytes=r.kv_allocated_bytes,
+            kv_formula_bytes=KVCache.formula_bytes(cfg, 1, position, self._bytes_per_value),
+            kv_formula=KVCache.formula_text(cfg, 1, position, self._bytes_per_value),
+            rss_bytes=_PROCESS.memory_info().rss, resampled=resampled,
+        )
+        record = dataclasses.replace(record, step_ms=(time.perf_counter() - t0) * 1e3)
+        if self._records:  # only the newest record keeps the full distribution
+            self._records[-1] = self._records[-1].compact()
+        self._records.append(record)
+        self._last_read = r
+        return record
+
+    def _summaries(self, pipe: Pipeline) -> tuple[StageSummary, ...]:
+        out, before = [], None
+        k = min(TOP_N, pipe.final_probs.shape[0])
+        for stage in pipe.stages:
+            top = torch.topk(stage.logits, k).indices  # (k,) most likely first
+            kept_mass = 1.0 if before is None else float(1.0 - before.probs[stage.removed].sum())
+            ids = top.numpy().astype(np.int64)
+            out.append(StageSummary(
+                name=stage.name, top_ids=ids, top_tokens=tuple(self._token_str(i) for i in ids),
+                top_probs=stage.probs[top].numpy().astype(np.float32),
+                top_logits=stage.logits[top].numpy().astype(np.float32),
+                removed=int(stage.removed.sum()), kept=stage.kept, kept_mass=kept_mass,
+            ))
+            before = stage
+        return tuple(out)
+
+    def _check_strategy(self, params: SamplingParams) -> None:
+        if params.strategy == "beam":
+            raise ValueError("beam search decides whole sequences at once: use Session.beam_search()")
+
+    def step(self) -> StepRecord:
+        """Generate one token; returns its record."""
+        t0 = time.perf_counter()
+        self._check_strategy(self.params)
+        if self.stop is not None:
+            raise GenerationStopped(f"generation has stopped ({self.stop}); go back, or resample with other parameters")
+        r, self._pending = self._pending, None
+        if r is None or r.upto != len(self._ids):
+            r = self._read(len(self._ids))
+        return self._decide(r, t0)
+
+    def run(self, n: int | None = None) -> list[StepRecord]:
+        """``n`` steps, or until a stop condition when ``n`` is None; fewer if it stops first."""
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise ValueError(f"n must be a whole number ≥ 0 or None; got {n!r}")
+        out = []
+        while self.stop is None and (n is None or len(out) < n):
+            out.append(self.step())
+        return out
+
+    def back(self) -> StepRecord:
+        """Undo the last step (its token, record and cache positions); returns the removed record.
+
+        The KV cache is cropped to where that step's forward started, so the next step reads
+        the same positions again and may decide differently (with new parameters).
+        """
+        if not self._records:
+            raise ValueError("nothing to undo: no token has been generated yet")
+        record = self._records.pop()
+        self._ids.pop()
+        self._tokens.pop()
+        if self._kv is not None:
+            self._kv = self._kv.crop(min(self._kv.length, record.input_start))
+        self._rows = self._rows[: len(self._ids) - 1]
+        self._pending = None
+        self._last_read = None  # the now-newest record's logits were not kept (bounded memory)
+        return record
+
+    def resample(self, params: SamplingParams) -> StepRecord:
+        """Re-decide the last step with ``params`` from its cached raw logits (no forward).
+
+        Right after ``back()`` the logits of the step that became the last were not kept, so
+        its query position is read again once (one forward of one position with the cache);
+        later resamples are free again.
+        """
+        t0 = time.perf_counter()
+        params = self._checked(params)
+        self._check_strategy(params)
+        if not self._records:
+            raise ValueError("nothing to resample yet: take a step first")
+        r = self._last_read
+        last = self._records.pop()
+        self._ids.pop()
+        self._tokens.pop()
+        self.params = params
+        # forget anything read ahead (prefill() after the step) that saw the replaced token
+        self._pending = None
+        self._rows = self._rows[: last.position]
+        if self._kv is not None and self._kv.length > last.position:
+            self._kv = self._kv.crop(last.position)
+        if r is None:  # after back(): read that step's query position again
+            return self._decide(self._read(last.position), t0, resampled=True)
+        return self._decide(r, t0, resampled=True, read_now=False)
+
+    def beam_search(self):
+        """Beam search from the prompt (``playground.beam``); it returns whole hypotheses and its tree."""
+        from playground import beam  # written beside this module; imported when used
+
+        return beam.beam_search(self.model, list(self.prompt_ids), self.params, self.tokenizer.eos_id)
+
+    # -- the KV cache homework ------------------------------------------------------------------
+    def compare_cache(self, n_new_tokens: int) -> ComparisonResult:
+        """Greedy-generate ``n_new_tokens`` after the prompt with the cache and without it.
+
+        Times every forward (per step, in ms), checks that both runs pick the same tokens, and
+        measures the largest logit difference while their contexts agree. Attention is not
+        captured here: this measures the fast path a real generator uses.
+        """
+        if isinstance(n_new_tokens, bool) or not isinstance(n_new_tokens, int) or n_new_tokens < 1:
+            raise ValueError(f"n_new_tokens must be a whole number ≥ 1; got {n_new_tokens!r}")
+        cfg, prompt = self.model.config, list(self.prompt_ids)
+        check_fits(len(prompt), n_new_tokens, cfg.block_size)
+        with torch.no_grad():
+            self.model(torch.tensor([prompt[:1]], device=self._device), use_cache=False)  # warm-up
+            cached = self._greedy_run(prompt, n_new_tokens, use_cache=True)
+            uncached = self._greedy_run(prompt, n_new_tokens, use_cache=False)
+        (c_ids, c_ms, c_logits, kv), (u_ids, u_ms, u_logits, _) = cached, uncached
+        diffs = []
+        for i in range(n_new_tokens):  # step i's context is prompt + the first i tokens
+            if c_ids[:i] != u_ids[:i]:
+                break
+            diffs.append(float((c_logits[i] - u_logits[i]).abs().max()))
+        return ComparisonResult(
+            prompt_len=len(prompt), positions=np.arange(len(prompt), len(prompt) + n_new_tokens, dtype=np.int64),
+            cached_ms=np.asarray(c_ms), uncached_ms=np.asarray(u_ms), cached_ids=tuple(c_ids),
+            uncached_ids=tuple(u_ids), same_tokens=c_ids == u_ids, max_logit_diff=max(diffs),
+            kv_bytes=kv.nbytes, kv_formula=KVCache.formula_text(cfg, 1, kv.length, self._bytes_per_value),
+        )
+
+    def _greedy_run(self, prompt: list[int], n: int, use_cache: bool):
+        ids, times, logits, kv = list(prompt), [], [], None
+        for _ in range(n):
+            inp = ids[-1:] if kv is not None else ids  # with the cache, only the newest token
+            idx = torch.tensor([inp], dtype=torch.long, device=self._device)  # (1, T)
+            _sync(self._device)
+            t0 = time.perf_counter()
+            out = self.model(idx, past_kv=kv, use_cache=use_cache)
+            _sync(self._device)
+            times.append((time.perf_counter() - t0) * 1e3)
+            kv = out.kv
+            last = out.logits[0, -1].float().cpu()  # (V,)
+            logits.append(last)
+            ids.append(int(last.argmax()))
+        return ids[len(prompt):], times, logits, kv
+
+    # -- copying ----------------------------------------------------------------------------------
+    def __deepcopy__(self, memo: dict) -> "Session":
+        """Copy the per-user state; share the (read-only) model and tokenizer."""
+        new = Session.__new__(Session)
+        memo[id(self)] = new
+        for name, value in self.__dict__.items():
+            shared = name in ("model", "tokenizer", "_device")
+            setattr(new, name, value if shared else copy.deepcopy(value, memo))
+        return new

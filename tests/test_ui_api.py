@@ -1,0 +1,374 @@
+"""Drive every endpoint of the running page with gradio_client, on a tiny random model.
+
+The server runs in this process on 127.0.0.1 (a free port) with the app's own launch settings
+(queue, api_open=False). Each test opens its own Client, which is a separate browser session
+with its own gr.State.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import socket
+import urllib.error
+import urllib.request
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from playground import ui
+from playground.config import SamplingParams
+from tests.conftest import tiny_gpt
+from tests.test_figures import dense
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+PROMPT = "ROMEO:"
+VIEWS = ["chips", "text", "status", "view_step", "next", "attn", "overview", "mask", "latency", "memory", "beam", "beam_md"]
+ENDPOINTS = {"load_page", "reset", "set_prompt", "change_model", "model_dropdowns", "step", "run", "back", "resample",
+             "select_step", "select_head", "next_mode", "set_kv_cache", "beam_search", "compare_cache", "leak_check",
+             "pick_step", "pick_head", "open_head"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def model_and_tok(small_tokenizer):
+    """A random tiny GPT with sharpened weights: GPT-2's initialisation gives near-uniform next-token
+    distributions and attention, which would make every chart (and screenshot) flat."""
+    model = tiny_gpt(vocab_size=small_tokenizer.vocab_size, block_size=96)
+    with torch.no_grad():
+        model.transformer.wte.weight.mul_(12)  # logits spread over a few units: entropy ~3 nats (the head is tied)
+        for block in model.transformer.h:
+            block.attn.c_attn.weight.mul_(10)  # attention scores of order 1: patterns, not a flat average
+    return model, small_tokenizer
+
+
+@pytest.fixture(scope="module")
+def server(model_and_tok):
+    calls = []
+
+    def loader(name):
+        calls.append(name)
+        return model_and_tok
+
+    demo = ui.build_demo(loader, {"shakespeare": None, "gpt2": "not in the Hugging Face cache and no network here"})
+    kw = ui.launch_kwargs()
+    kw.update(server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    demo.launch(**kw)
+    yield demo, calls
+    demo.close()
+
+
+@pytest.fixture
+def client(server):
+    demo, _ = server
+    c = Client(demo.local_url, verbose=False)
+    yield c
+    c.close()
+
+
+def call(client: Client, api: str, **kw) -> dict:
+    """Call an endpoint; name its outputs (plots parsed from their JSON)."""
+    out = client.predict(api_name="/" + api, **kw)
+    out = out if isinstance(out, tuple) else (out,)
+    names = VIEWS + (["layer", "head"] if len(out) == len(VIEWS) + 2 else [])
+    if api in ("compare_cache", "leak_check"):
+        names = ["plot"]
+    res = dict(zip(names, out))
+    for k, v in res.items():
+        if isinstance(v, dict) and v.get("type") == "plotly":
+            res[k] = plain(json.loads(v["plot"]))
+    return res
+
+
+def plain(x):
+    """Plotly's base64 typed arrays back into lists, so tests can read every figure the same way."""
+    if isinstance(x, dict):
+        return dense(x).tolist() if "bdata" in x else {k: plain(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [plain(v) for v in x]
+    return x
+
+
+def generated_steps(chips_html: str) -> list[int]:
+    return [int(s) for s in re.findall(r'data-step="(\d+)"', chips_html)]
+
+
+def title(fig: dict) -> str:
+    return fig["layout"]["title"]["text"]
+
+
+# -- the API itself ------------------------------------------------------------------------------
+def test_every_event_is_a_named_endpoint_and_nothing_else(client):
+    info = client.view_api(return_format="dict", print_info=False)
+    assert {n.lstrip("/") for n in info["named_endpoints"]} == ENDPOINTS
+    assert not info["unnamed_endpoints"]
+    params = [p["parameter_name"] for p in info["named_endpoints"]["/step"]["parameters"]]
+    assert params == ["model_name", "prompt", "kv_cache", *ui.SAMPLING_NAMES, *ui.VIEW_NAMES]
+
+
+def test_queue_and_launch_settings(server, monkeypatch):
+    demo, _ = server
+    assert demo._queue.max_size == 64 and demo._queue.default_concurrency_limit == 2
+    assert demo.api_open is False
+    kw = ui.launch_kwargs()
+    assert kw["server_name"] == "127.0.0.1" and kw["show_error"] is False and kw["enable_monitoring"] is False
+    assert kw["css"] and kw["theme"] is not None
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    assert (ui.launch_kwargs()["server_name"], ui.launch_kwargs()["server_port"]) == ("0.0.0.0", 7999)
+
+
+def test_direct_posts_cannot_skip_the_queue(server):
+    demo, _ = server
+    req = urllib.request.Request(demo.local_url + "gradio_api/run/step", data=b'{"data": []}',
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 404
+
+
+def test_the_model_is_loaded_once_for_every_session(server, client):
+    _, calls = server
+    for _ in range(2):
+        c = Client(server[0].local_url, verbose=False)
+        call(c, "load_page")
+        call(c, "step")
+        c.close()
+    assert calls == ["shakespeare"]
+
+
+# -- generating ------------------------------------------------------------------------------------
+def test_load_page_shows_the_prompt_as_chips_and_says_what_to_do(client, model_and_tok):
+    _, tok = model_and_tok
+    r = call(client, "load_page")
+    assert r["chips"].count('class="tok prompt"') == len(tok.encode_ids(PROMPT))
+    assert generated_steps(r["chips"]) == []
+    assert "Press **Step**" in r["status"]
+    assert "Press Step" in r["next"]["layout"]["annotations"][0]["text"]  # a message, not a blank chart
+    assert len(r["mask"]["data"]) == 4  # the causal mask of the prompt is there from the start
+    assert [c[1] for c in r["layer"]["choices"]] == [0, 1] and [c[1] for c in r["head"]["choices"]] == [0, 1, 2, 3]
+
+
+def test_five_steps_fill_every_view(client, model_and_tok):
+    model, tok = model_and_tok
+    n_prompt = len(tok.encode_ids(PROMPT))
+    call(client, "load_page")
+    for i in range(5):
+        r = call(client, "step", seed=3)
+        assert generated_steps(r["chips"]) == list(range(i + 1))
+    assert "Step **4** of 5" in r["status"] and r["text"].startswith(PROMPT)
+    assert r["view_step"]["value"] == 4 and r["view_step"]["maximum"] == 4
+    assert title(r["next"]).startswith("Step 4: chose")
+    bars = [t for t in r["next"]["data"] if t.get("showlegend") is False]
+    assert len(bars) == 6  # raw, penalty, temperature, top-k, top-p, min-p
+    heat = r["attn"]["data"][0]
+    S = n_prompt + 4  # step 4 read the prompt and 4 generated tokens
+    assert len(heat["x"]) == S and heat["x"][0].endswith(tok.token_str(tok.encode_ids(PROMPT)[0]))
+    assert r["overview"]["layout"]["meta"]["n_layer"] == model.config.n_layer
+    on, off, line = r["latency"]["data"]
+    assert len(line["x"]) == 5 and not off["x"]
+    measured = r["memory"]["data"][2]
+    assert len(measured["x"]) == 5
+
+
+def test_back_and_select_step(client):
+    call(client, "load_page")
+    for _ in range(3):
+        call(client, "step")
+    r = call(client, "back")
+    assert generated_steps(r["chips"]) == [0, 1] and "Step **1** of 2" in r["status"]
+    r = call(client, "select_step", view_step=0)
+    assert "Step **0** of 2" in r["status"] and title(r["next"]).startswith("Step 0")
+    assert re.search(r'class="tok gen sel" data-step="0"', r["chips"])
+
+
+def test_same_seed_same_tokens_in_separate_sessions(server):
+    texts = []
+    for seed in (7, 7, 8):
+        c = Client(server[0].local_url, verbose=False)
+        call(c, "load_page")
+        for _ in range(4):
+            r = call(c, "step", seed=seed)
+        texts.append((c, r["text"]))
+    (a, ta), (_, tb), (_, tc) = texts
+    assert ta == tb and ta != tc
+    assert call(a, "select_step", view_step=3)["text"] == ta  # session a is untouched by the others
+    for c, _ in texts:
+        c.close()
+
+
+def test_run_goes_to_a_stop_and_step_after_it_is_refused(client):
+    call(client, "load_page")
+    r = call(client, "run", max_new_tokens=6)
+    assert generated_steps(r["chips"]) == list(range(6))
+    assert "Stopped: max new tokens" in r["status"]
+    with pytest.raises(AppError, match="stopped"):
+        call(client, "step", max_new_tokens=6)
+    r = call(client, "back", max_new_tokens=6)  # back makes room again
+    assert generated_steps(r["chips"]) == list(range(5))
+
+
+def test_stop_string_ends_the_run(client, model_and_tok):
+    call(client, "load_page")
+    first = call(client, "step", strategy="greedy")["text"][len(PROMPT):]
+    call(client, "back", strategy="greedy")
+    r = call(client, "run", strategy="greedy", stop=first, max_new_tokens=20)
+    assert "Stopped: a stop string" in r["status"] and generated_steps(r["chips"]) == [0]
+
+
+# -- re-deciding from cached logits ------------------------------------------------------------------
+def test_a_slider_redraws_the_newest_step_without_a_forward(client):
+    call(client, "load_page")
+    call(client, "step", temperature=1.5, seed=1)
+    r = call(client, "resample", temperature=0.0, seed=1)
+    assert "rank 1 " in r["status"]  # temperature 0 = greedy: the most likely token
+    assert "forward 0.0 ms reading 0 token(s)" in r["status"]  # no model run
+    assert "re-decided from cached logits" in title(r["next"])
+    assert generated_steps(r["chips"]) == [0]
+
+
+def test_top_k_removes_all_but_k_tokens_in_the_next_token_view(client):
+    call(client, "load_page")
+    r = call(client, "step", top_k=3, strategy="greedy")
+    panels = [t for t in r["next"]["data"] if t.get("showlegend") is False]
+    top_k = panels[3]
+    kept = [t for t in top_k["text"] if t not in ("removed", "below top list")]
+    assert len(kept) == 3 and top_k["text"].count("removed") == len(top_k["text"]) - 3
+    assert "top-k −" in json.dumps(r["next"]["layout"]["annotations"], ensure_ascii=False)
+    r = call(client, "next_mode", top_k=3, strategy="greedy", bars="logits")
+    assert "logit" in r["next"]["layout"]["legend"]["title"]["text"]
+
+
+def test_kv_cache_off_reads_every_position(client, model_and_tok):
+    _, tok = model_and_tok
+    n_prompt = len(tok.encode_ids(PROMPT))
+    call(client, "load_page")
+    call(client, "step")
+    r = call(client, "set_kv_cache", kv_cache=False)
+    assert "KV cache **off**" in r["status"]
+    r = call(client, "step", kv_cache=False)
+    assert f"reading {n_prompt + 1} token(s)" in r["status"]
+    on, off, _ = r["latency"]["data"]
+    assert list(on["x"]) == [0] and list(off["x"]) == [1]
+
+
+# -- attention, mask, cache, beams ---------------------------------------------------------------------
+def test_select_head_and_open_head(client):
+    call(client, "load_page")
+    call(client, "step")
+    r = call(client, "select_head", view_layer=1, view_head=3)
+    assert "layer 1, head 3" in title(r["attn"]) and "layer 1, head 3" in title(r["mask"])
+    r = call(client, "open_head", layer=1, head=2)
+    assert (r["layer"]["value"], r["head"]["value"]) == (1, 2)
+    assert "layer 1, head 2" in title(r["attn"])
+    x0 = r["overview"]["layout"]["shapes"][0]["x0"]  # the selected tile is outlined
+    assert x0 > 2 * r["overview"]["layout"]["meta"]["window"]
+
+
+def test_compare_cache_and_leak_check(client):
+    call(client, "load_page", prompt="To be, or not to be")
+    r = call(client, "compare_cache", prompt="To be, or not to be", n_tokens=8)
+    assert "same tokens ✓" in title(r["plot"]) and len(r["plot"]["data"][0]["x"]) == 8
+    r = call(client, "leak_check", prompt="To be, or not to be", position=3, new_token=" the")
+    assert "positions 0–2: unchanged, exactly ✓" in title(r["plot"])
+    with pytest.raises(AppError, match="position to change"):
+        call(client, "leak_check", prompt="To be, or not to be", position=500, new_token=" the")
+
+
+def test_beam_search_draws_the_tree_and_lists_hypotheses(client):
+    call(client, "load_page")
+    r = call(client, "beam_search", num_beams=3, max_new_tokens=5)
+    assert "3 finished hypotheses" in r["beam_md"]
+    names = {t.get("name") for t in r["beam"]["data"]}
+    assert {"kept", "pruned", "finished"} <= names
+    r = call(client, "step", strategy="beam", num_beams=2, max_new_tokens=4)  # Step in beam mode runs the search
+    assert "2 finished hypotheses" in r["beam_md"]
+
+
+# -- choosing the model, and mistakes --------------------------------------------------------------------
+def test_an_unavailable_model_is_refused_and_the_page_keeps_its_model(client):
+    call(client, "load_page")
+    out = client.predict(model_name="gpt2", api_name="/change_model")
+    assert out[0]["value"] == "shakespeare"
+    r = call(client, "model_dropdowns")
+    assert r  # the follow-up event answers (layer/head pickers for the current model)
+    with pytest.raises(AppError, match="gpt2 is not available: not in the Hugging Face cache"):
+        call(client, "step", model_name="gpt2")
+
+
+def test_user_mistakes_get_plain_messages_and_the_session_survives(client):
+    call(client, "load_page")
+    with pytest.raises(AppError, match="nothing to undo"):
+        call(client, "back")
+    with pytest.raises(AppError, match="top_k must be a whole number"):
+        call(client, "step", top_k=2.5)
+    with pytest.raises(AppError, match="context window holds 96"):
+        call(client, "set_prompt", prompt="thee " * 200)
+    r = call(client, "step")  # still usable
+    assert generated_steps(r["chips"]) == [0]
+
+
+def test_set_prompt_starts_over(client, model_and_tok):
+    _, tok = model_and_tok
+    call(client, "load_page")
+    call(client, "step")
+    r = call(client, "set_prompt", prompt="To be, or not to be")
+    assert generated_steps(r["chips"]) == []
+    assert r["chips"].count('class="tok prompt"') == len(tok.encode_ids("To be, or not to be"))
+    r = call(client, "reset", prompt="To be, or not to be")
+    assert "Press **Step**" in r["status"]
+
+
+# -- handlers that only a browser can trigger (custom JS events carrying data) ---------------------------
+def test_chip_and_tile_clicks_select_a_step_and_a_head(model_and_tok):
+    page = ui.Page(ui.ModelCache(lambda name: model_and_tok), {"shakespeare": None})
+    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams(seed=2)), 0, 0, 0, ui.MODES[0])
+    ps = page.load(None, *controls)[0]
+    for _ in range(3):
+        page.step(ps, *controls)
+    out = page.pick_step(gr.EventData(None, {"step": 1}), ps, *controls)
+    assert "Step **1** of 3" in out[3]
+    out = page.pick_head(gr.EventData(None, {"layer": 1, "head": 3}), ps, *controls)
+    assert out[-2]["value"] == 1 and out[-1]["value"] == 3
+    assert "layer 1, head 3" in out[6].layout.title.text
+
+
+# -- state ------------------------------------------------------------------------------------------------------
+def test_page_state_deep_copies_and_shares_the_model(model_and_tok):
+    page = ui.Page(ui.ModelCache(lambda name: model_and_tok), {"shakespeare": None})
+    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams()), 0, 0, 0, ui.MODES[0])
+    ps = page.load(None, *controls)[0]
+    page.step(ps, *controls)
+    twin = copy.deepcopy(ps)
+    assert twin.session.model is ps.session.model and twin.lock is not ps.lock
+    page.step(twin, *controls)
+    assert len(twin.session.records) == 2 and len(ps.session.records) == 1  # independent
+    live = ui.LIVE_STATES["count"]
+    ui._forget(ps)
+    assert ps.session is None and ui.LIVE_STATES["count"] == live - 1
+
+
+def test_stage_table_accounts_for_the_whole_vocabulary(model_and_tok):
+    page = ui.Page(ui.ModelCache(lambda name: model_and_tok), {"shakespeare": None})
+    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams(top_k=5, temperature=0.7, seed=4)),
+                0, 0, 0, ui.MODES[0])
+    ps = page.load(None, *controls)[0]
+    rec = page.step(ps, *controls)[0].session.records[-1]
+    t = ui.stage_table(rec, rows=8)
+    assert t["tokens"][t["chosen"]] == rec.token and "" not in t["tokens"]
+    for s, st in enumerate(rec.stages):
+        alive = ~t["removed"][s]
+        assert t["rest_count"][s] + alive.sum() == st.kept  # drawn + "more" = every candidate
+        shown = np.nansum(np.where(alive, t["values"][s], 0.0))
+        assert shown + t["rest_mass"][s] == pytest.approx(1.0, abs=1e-5)
+    assert (~t["removed"][3]).sum() == 5  # top-k = 5 kept five of the drawn rows
