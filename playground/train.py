@@ -288,7 +288,7 @@ def live_training(model: GPT, tokenizer: Tokenizer, train_data: np.ndarray, val_
 # -- CLI --------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Train the embedded Shakespeare GPT on CPU.")
-    p.add_argument("--out", default=str(ASSETS / "model"))
+    p.add_argument("--out", default="assets/model")
     p.add_argument("--vocab", type=int, default=4096)
     p.add_argument("--tokenizer", default=None, help="reuse this tokenizer.json instead of training one")
     p.add_argument("--layers", type=int, default=4)
@@ -345,8 +345,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def write_model_card(out: Path, model: GPT, tokenizer: Tokenizer, tcfg: TrainConfig, wall: float, result: dict, a) -> None:
+    import shlex
+    import sys
+
     cfg = model.config
     size = (out / "model.safetensors").stat().st_size
+    try:
+        rel = out.resolve().relative_to(ASSETS.parent).as_posix()
+    except ValueError:
+        rel = out.as_posix()
+    command = " ".join(["python -m playground.train", *map(shlex.quote, sys.argv[1:])]).strip()
     card = f"""# {out.name}: a small GPT trained on Shakespeare
 
 | | |
@@ -362,8 +370,8 @@ def write_model_card(out: Path, model: GPT, tokenizer: Tokenizer, tcfg: TrainCon
 | wall time | {wall / 60:.1f} min on {a.threads} CPU threads |
 | validation loss | **{result['nats_per_char']:.4f} nats per character**, {result['nats_per_token']:.4f} nats per token ({result['tokens']:,} tokens, {result['chars']:,} characters; each token scored with ≥ {result['min_context']} tokens of context where the work has them) |
 
-Reproduce: `python -m playground.train` (this card's settings are the defaults), then
-`python -m playground.evaluate` to score the shipped weights.
+Reproduce: `{command}`, then
+`python -m playground.evaluate --model {rel}` to score the shipped weights.
 """
     (out / "README.md").write_text(card)
 
