@@ -1,16 +1,19 @@
 """Decode speed: our GPT vs Hugging Face transformers on identical weights, and the hardware floor.
 
-    python -m benchmarks.decode [--quick]
+    python -m benchmarks.decode [--quick]      (``python -m benchmarks`` runs this and every other part)
 
 Both models get the same random GPT-2-small weights (fp32, 2 threads). Each measurement is a
-greedy generation of N new tokens after a prompt; ours and HF's runs are interleaved and
-repeated, and we report medians of ms per new token. The floor is the time to read every
-weight once per token at the measured memory read bandwidth (small-batch decoding is
-memory-bound). Also: the KV-cache speedup curve and the cost of capturing attention.
+greedy generation of N new tokens after a prompt, timed the same way for both: (time for N new
+tokens - time for 1) / (N - 1), so the prefill is excluded and argmax and Python overhead are
+included. Ours and HF's runs are interleaved and repeated; we report medians of ms per new token.
+The floor is the time to read every weight once per token at the read bandwidth measured in the
+same run (small-batch decoding is memory-bound). Also here: the KV-cache speedup curve and the
+cost of capturing attention, both per forward step.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
@@ -19,33 +22,46 @@ import torch
 from playground.config import GPTConfig
 from playground.model import GPT
 
+GPT2_SMALL = dict(n_layer=12, n_head=12, n_embd=768, vocab_size=50257, block_size=1024)
+TINY = dict(n_layer=2, n_head=4, n_embd=32, vocab_size=512, block_size=64)  # for the smoke test
+
 
 def read_bandwidth_gbs(n_bytes: int = 1 << 30, repeats: int = 5) -> float:
-    """Sustained read bandwidth: sum a 1 GiB fp32 tensor (reads every byte once)."""
+    """Sustained read bandwidth (GB/s): sum a large fp32 tensor, which reads every byte once.
+
+    1 GiB is far beyond any cache, so this is DRAM bandwidth with the current torch threads.
+    """
     x = torch.ones(n_bytes // 4)
-    x.sum()  # warm
-    best = []
+    x.sum()  # warm (page faults, thread pool)
+    times = []
     for _ in range(repeats):
         t = time.perf_counter()
         x.sum()
-        best.append(time.perf_counter() - t)
-    return n_bytes / statistics.median(best) / 1e9
+        times.append(time.perf_counter() - t)
+    return n_bytes / statistics.median(times) / 1e9
 
 
-def hf_and_ours(n_layer: int = 12, n_embd: int = 768, n_head: int = 12, vocab: int = 50257, block: int = 1024):
+def weight_bytes(model: torch.nn.Module) -> int:
+    """Bytes of distinct parameters (a tied lm_head counts once): what a decode step must read."""
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def hf_and_ours(n_layer: int = 12, n_embd: int = 768, n_head: int = 12, vocab_size: int = 50257,
+                block_size: int = 1024):
     """A random GPT2LMHeadModel and our GPT holding exactly the same weights."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
-    hf_cfg = GPT2Config(n_layer=n_layer, n_embd=n_embd, n_head=n_head, vocab_size=vocab, n_positions=block,
+    hf_cfg = GPT2Config(n_layer=n_layer, n_embd=n_embd, n_head=n_head, vocab_size=vocab_size, n_positions=block_size,
                         attn_implementation="sdpa")
     hf = GPT2LMHeadModel(hf_cfg).eval()
-    ours = GPT(GPTConfig(vocab_size=vocab, block_size=block, n_layer=n_layer, n_head=n_head, n_embd=n_embd)).eval()
+    ours = GPT(GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head,
+                         n_embd=n_embd)).eval()
     sd = hf.state_dict()
     with torch.no_grad():
         for name, p in ours.state_dict().items():
             if name == "lm_head.weight":
-                continue
+                continue  # tied to wte
             src = sd[name]
             if name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")):
                 src = src.t()  # GPT-2's Conv1D stores (in, out)
@@ -54,61 +70,91 @@ def hf_and_ours(n_layer: int = 12, n_embd: int = 768, n_head: int = 12, vocab: i
 
 
 @torch.inference_mode()
-def ours_greedy(model: GPT, prompt: torch.Tensor, n: int) -> list[float]:
-    """Per-token wall times (s) of cached greedy decoding; the prefill is not counted."""
+def ours_generate_s(model: GPT, prompt: torch.Tensor, n: int) -> float:
+    """Wall time (s) of cached greedy decoding of ``n`` new tokens, prefill included (as HF's generate)."""
+    t = time.perf_counter()
     out = model(prompt)
-    kv, times = out.kv, []
     nxt = out.logits[:, -1].argmax(-1, keepdim=True)  # (1, 1)
-    for _ in range(n):
-        t = time.perf_counter()
-        out = model(nxt, past_kv=kv)
-        kv = out.kv
-        nxt = out.logits[:, -1].argmax(-1, keepdim=True)
-        times.append(time.perf_counter() - t)
-    return times
+    for _ in range(n - 1):
+        out = model(nxt, past_kv=out.kv)
+        nxt = out.logits[:, -1].argmax(-1, keepdim=True)  # (1, 1)
+    return time.perf_counter() - t
 
 
 @torch.inference_mode()
-def hf_generate_ms_per_token(hf, prompt: torch.Tensor, n: int) -> float:
-    """HF generate(use_cache=True): (time(n new) - time(1 new)) / (n - 1), i.e. prefill excluded."""
+def hf_generate_s(hf, prompt: torch.Tensor, n: int) -> float:
+    """Wall time (s) of HF ``generate(use_cache=True)``, greedy, exactly ``n`` new tokens."""
     kw = dict(do_sample=False, use_cache=True, pad_token_id=0, eos_token_id=None)
     t = time.perf_counter()
-    hf.generate(prompt, max_new_tokens=1, min_new_tokens=1, **kw)
-    one = time.perf_counter() - t
-    t = time.perf_counter()
     hf.generate(prompt, max_new_tokens=n, min_new_tokens=n, **kw)
-    full = time.perf_counter() - t
-    return (full - one) / (n - 1) * 1e3
+    return time.perf_counter() - t
 
 
-def decode_vs_hf(prompt_lens=(16, 256, 768), n_new: int = 128, repeats: int = 3) -> dict:
-    hf, ours = hf_and_ours()
-    weight_bytes = sum(p.numel() * p.element_size() for p in ours.parameters())
-    bw = read_bandwidth_gbs()
-    floor_ms = weight_bytes / (bw * 1e9) * 1e3
-    rows = []
-    for T in prompt_lens:
-        prompt = torch.randint(0, 50257, (1, T))
-        ours_ms, hf_ms = [], []
-        ours_greedy(ours, prompt, 4)  # warm
-        for _ in range(repeats):  # interleaved
-            ours_ms.append(statistics.median(ours_greedy(ours, prompt, n_new)) * 1e3)
-            hf_ms.append(hf_generate_ms_per_token(hf, prompt, n_new))
-        o, h = statistics.median(ours_ms), statistics.median(hf_ms)
-        rows.append(dict(prompt=T, new_tokens=n_new, ours_ms_per_token=o, hf_ms_per_token=h, ratio_to_hf=o / h,
-                         ratio_to_floor=o / floor_ms))
-    return dict(weight_bytes=weight_bytes, read_bandwidth_gbs=bw, floor_ms_per_token=floor_ms, rows=rows)
+def per_token_ms(generate_s, model, prompt: torch.Tensor, n: int) -> tuple[float, float]:
+    """(ms per new token with the prefill excluded, ms for the prefill + first token).
+
+    The prefill's time is the fastest of three runs: a run slowed by another process would otherwise
+    be subtracted from the full run and could even make the difference negative on a toy model.
+    """
+    one = min(generate_s(model, prompt, 1) for _ in range(3))
+    full = generate_s(model, prompt, n)
+    return (full - one) / (n - 1) * 1e3, one * 1e3
 
 
 @torch.inference_mode()
-def kv_speedup_curve(model: GPT, positions=(16, 64, 128, 256, 512, 1000), repeats: int = 5) -> list[dict]:
-    """Latency of producing one more token at position P: cached (1 token) vs uncached (P+1 tokens)."""
+def check_same_tokens(hf, ours: GPT, prompt: torch.Tensor, n: int = 8) -> bool:
+    """Both models, given the same weights, must greedily pick the same tokens (else the race is unfair)."""
+    h = hf.generate(prompt, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0, eos_token_id=None)
+    out, mine = ours(prompt), []
+    for _ in range(n):
+        nxt = out.logits[:, -1].argmax(-1, keepdim=True)  # (1, 1)
+        mine.append(nxt)
+        out = ours(nxt, past_kv=out.kv)
+    return torch.equal(h[:, prompt.shape[1]:], torch.cat(mine, dim=1))
+
+
+def decode_vs_hf(hf, ours: GPT, prompt_lens=(16, 256, 768), n_new: int = 128, repeats: int = 5) -> dict:
+    """Ours vs HF per new token at each prompt length, medians over interleaved repeats."""
+    wbytes = weight_bytes(ours)
+    bw = read_bandwidth_gbs()
+    floor_ms = wbytes / (bw * 1e9) * 1e3
+    gen = torch.Generator().manual_seed(0)
     rows = []
-    for P in positions:
-        if P + 1 > model.config.block_size:
-            continue
-        ids = torch.randint(0, model.config.vocab_size, (1, P + 1))
+    for T in prompt_lens:
+        prompt = torch.randint(0, ours.config.vocab_size, (1, T), generator=gen)
+        same = check_same_tokens(hf, ours, prompt)  # also warms both models at this length
+        ours_ms, hf_ms, ours_pre, hf_pre = [], [], [], []
+        for r in range(repeats):  # interleaved, alternating who goes first
+            pair = [(ours_ms, ours_pre, ours_generate_s, ours), (hf_ms, hf_pre, hf_generate_s, hf)]
+            for ms, pre, fn, m in pair if r % 2 == 0 else pair[::-1]:
+                a, b = per_token_ms(fn, m, prompt, n_new)
+                ms.append(a)
+                pre.append(b)
+        o, h = statistics.median(ours_ms), statistics.median(hf_ms)
+        rows.append(dict(prompt=T, new_tokens=n_new, ours_ms_per_token=o, hf_ms_per_token=h, ratio_to_hf=o / h,
+                         ratio_to_floor=o / floor_ms, hf_ratio_to_floor=h / floor_ms,
+                         ours_prefill_ms=statistics.median(ours_pre), hf_prefill_ms=statistics.median(hf_pre),
+                         same_greedy_tokens=same, repeats=repeats))
+    return dict(weight_bytes=wbytes, read_bandwidth_gbs=bw, floor_ms_per_token=floor_ms, rows=rows)
+
+
+def curve_positions(block_size: int, positions=(16, 64, 128, 256, 512, 768, 1000)) -> list[int]:
+    """The positions that fit the window (P + 1 tokens), plus the last one the window allows."""
+    fit = [P for P in positions if P + 1 <= block_size]
+    if block_size - 1 not in fit and block_size - 1 > (fit[-1] if fit else 0):
+        fit.append(block_size - 1)
+    return fit
+
+
+@torch.inference_mode()
+def kv_speedup_curve(model: GPT, positions=(16, 64, 128, 256, 512, 768, 1000), repeats: int = 7) -> list[dict]:
+    """Latency of producing the token after P positions: cached (1 new token) vs uncached (all P + 1)."""
+    rows = []
+    gen = torch.Generator().manual_seed(0)
+    for P in curve_positions(model.config.block_size, positions):
+        ids = torch.randint(0, model.config.vocab_size, (1, P + 1), generator=gen)
         kv = model(ids[:, :P]).kv
+        model(ids[:, P:], past_kv=kv)  # warm
         cached, uncached = [], []
         for _ in range(repeats):  # interleaved
             t = time.perf_counter()
@@ -124,21 +170,19 @@ def kv_speedup_curve(model: GPT, positions=(16, 64, 128, 256, 512, 1000), repeat
 
 @torch.inference_mode()
 def attention_capture_cost(model: GPT, positions=(256, 1000), repeats: int = 15) -> list[dict]:
-    """A cached step with return_attn=True vs without."""
+    """A cached step with return_attn=True (explicit softmax, weights returned) vs without (fused SDPA)."""
     rows = []
-    for P in positions:
-        if P + 1 > model.config.block_size:
-            P = model.config.block_size - 1
-        ids = torch.randint(0, model.config.vocab_size, (1, P + 1))
+    gen = torch.Generator().manual_seed(0)
+    for P in sorted({min(P, model.config.block_size - 1) for P in positions}):
+        ids = torch.randint(0, model.config.vocab_size, (1, P + 1), generator=gen)
         kv = model(ids[:, :P]).kv
+        model(ids[:, P:], past_kv=kv, return_attn=True)  # warm
         plain, attn = [], []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            model(ids[:, P:], past_kv=kv)
-            plain.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            model(ids[:, P:], past_kv=kv, return_attn=True)
-            attn.append(time.perf_counter() - t)
+        for r in range(repeats):  # interleaved, alternating order
+            for flag in ((False, True) if r % 2 == 0 else (True, False)):
+                t = time.perf_counter()
+                model(ids[:, P:], past_kv=kv, return_attn=flag)
+                (attn if flag else plain).append(time.perf_counter() - t)
         p, a = statistics.median(plain) * 1e3, statistics.median(attn) * 1e3
         rows.append(dict(position=P, plain_ms=p, with_attention_ms=a, ratio=a / p))
     return rows
@@ -150,12 +194,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    n_new, reps = (16, 1) if a.quick else (128, 3)
-    res = {"decode_vs_hf": decode_vs_hf(n_new=n_new, repeats=reps)}
-    _, gpt2 = hf_and_ours()
-    res["kv_curve_gpt2_small"] = kv_speedup_curve(gpt2, repeats=2 if a.quick else 5)
-    res["attention_capture_gpt2_small"] = attention_capture_cost(gpt2, repeats=3 if a.quick else 15)
-    print(res)
+    n_new, reps = (16, 1) if a.quick else (128, 5)
+    hf, ours = hf_and_ours(**GPT2_SMALL)
+    res = {"decode_vs_hf": decode_vs_hf(hf, ours, n_new=n_new, repeats=reps)}
+    del hf
+    res["kv_curve_gpt2_small"] = kv_speedup_curve(ours, repeats=2 if a.quick else 7)
+    res["attention_capture_gpt2_small"] = attention_capture_cost(ours, repeats=3 if a.quick else 15)
+    print(json.dumps(res, indent=1))
     return res
 
 

@@ -605,3 +605,375 @@ def beam_tree(nodes: Sequence, labels: Sequence[str], best_path: Sequence[int] =
         yaxis=_axis(title=_axis_title("candidates, best first"), autorange="reversed", showticklabels=False,
                     zeroline=False, showgrid=False),
     )
+
+
+# -- train view ------------------------------------------------------------------------------------------
+TRAIN, VAL = "#4C78A8", "#E45756"
+
+
+def loss_curves(steps: Sequence[int], train_loss: Sequence[float], val_steps: Sequence[int] = (),
+                val_loss: Sequence[float] = (), total_steps: int | None = None, height: int = 360) -> go.Figure:
+    """Training loss of every step (thin line) and validation loss at its evaluations (points + line).
+
+    ``total_steps`` fixes the x axis to the whole run, so the curve grows to the right while it trains
+    instead of the axis rescaling under the student's eyes.
+    """
+    s = _as_array(steps, "steps", 1, dtype=np.int64)
+    tr = _as_array(train_loss, "train_loss", 1)
+    vs = _as_array(val_steps, "val_steps", 1, dtype=np.int64)
+    vl = _as_array(val_loss, "val_loss", 1)
+    if len(s) != len(tr) or len(vs) != len(vl):
+        raise ValueError("steps/train_loss and val_steps/val_loss must have the same lengths")
+    data = [dict(type="scatter", x=s, y=tr, mode="lines", name="training batch", line=dict(color=TRAIN, width=2),
+                 hovertemplate="step %{x}<br>train loss %{y:.3f}<extra></extra>"),
+            dict(type="scatter", x=vs, y=vl, mode="lines+markers", name="validation (held-out works)",
+                 line=dict(color=VAL, width=3), marker=dict(size=9),
+                 hovertemplate="step %{x}<br>validation loss %{y:.3f}<extra></extra>")]
+    now = f"<br>step {int(s[-1])}: train {tr[-1]:.3f}" if len(s) else ""
+    now += f", validation {vl[-1]:.3f}" if len(vl) else ""
+    right = total_steps if total_steps else max(10, int(s.max(initial=0)) + 1)
+    return _figure(data, "Loss (cross-entropy, nats per token)" + now, height,
+                   legend=dict(x=0.98, xanchor="right", y=0.98, yanchor="top", font=dict(size=14),
+                               bgcolor="rgba(255,255,255,0.8)"),
+                   margin=dict(l=70, r=30, t=110, b=60),
+                   xaxis=_axis(title=_axis_title("training step"), range=[0, right]),
+                   yaxis=_axis(title=_axis_title("loss"), rangemode="tozero"))
+
+
+def objective_panel(inputs: Sequence[str], targets: Sequence[str], target_probs: Sequence[float],
+                    losses: Sequence[float], mean_loss: float, height: int = 480) -> go.Figure:
+    """One batch row of the objective: under each input token, the target (the next token), the
+    probability the model gave that target (top, 0..1) and its loss −log p (bottom); the dashed
+    line is the row's mean, the number training minimises."""
+    p = _as_array(target_probs, "target_probs", 1)
+    loss = _as_array(losses, "losses", 1)
+    T = len(p)
+    _check_len(inputs, T, "target_probs")
+    _check_len(targets, T, "target_probs")
+    if len(loss) != T:
+        raise ValueError(f"losses has {len(loss)} positions but target_probs has {T}")
+    x = np.arange(T)
+    pair = [f"{label(a, 6)}<br>↓<br><b>{label(b, 6)}</b>" for a, b in zip(inputs, targets)]
+    hover = [f"position {i}: input “{label(a, 24)}” → target “{label(b, 24)}”" for i, (a, b) in enumerate(zip(inputs, targets))]
+    data = [
+        dict(type="bar", x=x, y=p, name="p(target)", marker=dict(color=p, colorscale=WEIGHT_SCALE, cmin=0, cmax=1,
+                                                                  line=dict(color="#555", width=1)),
+             hovertext=hover, hovertemplate="%{hovertext}<br>p(target) = %{y:.3f}<extra></extra>", yaxis="y"),
+        dict(type="bar", x=x, y=loss, name="loss = −log p", marker=dict(color=CACHE_OFF), xaxis="x2", yaxis="y2",
+             hovertext=hover, hovertemplate="%{hovertext}<br>loss = %{y:.3f} nats<extra></extra>"),
+    ]
+    mean_line = dict(type="line", xref="x2", yref="y2", x0=-0.5, x1=T - 0.5, y0=mean_loss, y1=mean_loss,
+                     line=dict(color="#333", width=2, dash="dash"))
+    note = dict(text=f"mean {mean_loss:.3f}", xref="x2", yref="y2", x=T - 0.5, y=mean_loss, xanchor="right",
+                yanchor="bottom", showarrow=False, font=dict(size=14))
+    ticks = dict(tickmode="array", tickvals=list(x), ticktext=pair, range=[-0.5, T - 0.5])
+    title = (f"The objective on one training row: under each input token, its <b>target</b> (the next token)"
+             f"<br>p(target) on top, its loss −log p below; the row's loss = their mean = {mean_loss:.3f}")
+    return _figure(data, title, height, margin=dict(l=70, r=30, t=90, b=110), shapes=[mean_line], annotations=[note],
+                   showlegend=False, bargap=0.15,
+                   xaxis=_axis(anchor="y", showticklabels=False, range=[-0.5, T - 0.5]),
+                   xaxis2=_axis(anchor="y2", matches="x", tickangle=0, tickfont=dict(size=13), **ticks),
+                   yaxis=_axis(title=_axis_title("p(target)"), domain=[0.56, 1.0], range=[0, 1]),
+                   yaxis2=_axis(title=_axis_title("loss (nats)"), domain=[0.0, 0.44], rangemode="tozero"))
+
+
+def gqa_cache(names: Sequence[str], bytes_per_position: Sequence[int], kv_heads: Sequence[int], block_size: int,
+              measured_positions: Sequence[int], measured_bytes: Sequence[Sequence[int]], height: int = 400) -> go.Figure:
+    """KV cache bytes vs position for two models: the formula (lines) and caches measured after a
+    forward pass (points); the title gives the second model's saving ("75 % smaller")."""
+    if not len(names) == len(bytes_per_position) == len(kv_heads) == len(measured_bytes) == 2:
+        raise ValueError("gqa_cache compares exactly two models (names, bytes_per_position, kv_heads, measured_bytes)")
+    if min(bytes_per_position) <= 0 or block_size <= 0:
+        raise ValueError("bytes_per_position and block_size must be positive")
+    pos = _as_array(measured_positions, "measured_positions", 1, dtype=np.int64)
+    meas = [_as_array(m, f"measured_bytes[{i}]", 1) for i, m in enumerate(measured_bytes)]
+    if any(len(m) != len(pos) for m in meas):
+        raise ValueError("each measured_bytes list must have one value per measured position")
+    scale, unit = _byte_unit(max(bytes_per_position) * block_size)
+    line_x = np.array([0, block_size])
+    data = []
+    for name, bpp, nkv, m, colour in zip(names, bytes_per_position, kv_heads, meas, (CACHE_OFF, CACHE_ON)):
+        data.append(dict(type="scatter", x=line_x, y=line_x * bpp / scale, mode="lines", line=dict(color=colour, width=3),
+                         name=f"{label(name, 30)} · {nkv} KV heads (formula)",
+                         hovertemplate=f"%{{x}} positions → %{{y:.3f}} {unit}<extra>{label(name, 30)}</extra>"))
+        data.append(dict(type="scatter", x=pos, y=m / scale, mode="markers", name=f"{label(name, 30)} (measured)",
+                         marker=dict(color=colour, size=11, symbol="diamond", line=dict(color="#222", width=1)),
+                         hovertemplate=f"%{{x}} positions: %{{y:.3f}} {unit} measured<extra>{label(name, 30)}</extra>"))
+    saving = 1.0 - bytes_per_position[1] / bytes_per_position[0]
+    title = (f"KV cache: {label(names[1], 30)} is <b>{saving:.0%} smaller</b> than {label(names[0], 30)} at every position"
+             .replace("%", " %"))
+    return _figure(data, title, height, legend=dict(orientation="h", x=0, y=-0.25, yanchor="top", font=dict(size=14)),
+                   margin=dict(l=70, r=30, t=70, b=120),
+                   xaxis=_axis(title=_axis_title("positions in the cache"), range=[0, block_size * 1.02]),
+                   yaxis=_axis(title=_axis_title(unit), rangemode="tozero"))
+
+
+# -- inside the model ------------------------------------------------------------------------------------
+# One forward pass, drawn with the values it really used (playground.inside.walkthrough). Arrays arrive
+# as (T, N) rows = positions; long prompts show their last ``max_rows`` positions and wide arrays their
+# first ``max_cols`` columns, and every panel title says which (the real shape is always written).
+INSIDE_ROWS, INSIDE_COLS = 32, 64
+STACK_BOX, STACK_HERE = "#E8EEF6", "#FCE3CC"
+
+
+def forward_stack(n_layer: int, layer: int, n_head: int, head: int, T: int, C: int, V: int,
+                  height: int = 270) -> go.Figure:
+    """The whole network as one row of boxes, the selected block opened up below it: where the views are."""
+    if not 0 <= layer < n_layer or not 0 <= head < n_head:
+        raise ValueError(f"layer {layer} / head {head} outside {n_layer} layers × {n_head} heads")
+    if n_layer <= 12:
+        blocks = list(range(n_layer))
+    else:  # keep the row readable for deep models: first, selected, last, with gaps
+        blocks = sorted({0, layer, n_layer - 1})
+    top: list[tuple[str, int | None]] = [(f"tokens<br>T={T}", None), (f"embed<br>wte + wpe<br>(T, C={C})", None)]
+    for k, b in enumerate(blocks):
+        if k and b - blocks[k - 1] > 1:
+            top.append(("…", None))
+        top.append((f"block {b}", b))
+    top += [("LN_f", None), (f"LM head<br>(T, V={V:,})", None), ("softmax<br>→ next token", None)]
+    shapes, notes = [], []
+    w, gap = 1.0, 0.35
+    here_x = 0.0
+    for i, (text, b) in enumerate(top):
+        x0 = i * (w + gap)
+        here = b == layer
+        if here:
+            here_x = x0
+        if text != "…":
+            shapes.append(dict(type="rect", x0=x0, x1=x0 + w, y0=1.25, y1=2.0, line=dict(color=CHOSEN if here else "#7A8CA5",
+                               width=3 if here else 1), fillcolor=STACK_HERE if here else STACK_BOX))
+        notes.append(dict(text=f"<b>{text}</b>" if here else text, x=x0 + w / 2, y=1.625, showarrow=False,
+                          font=dict(size=14)))
+        if i:
+            notes.append(dict(text="→", x=x0 - gap / 2, y=1.625, showarrow=False, font=dict(size=16, color="#555")))
+    inner = ["LN₁", f"attention<br>head {head} of {n_head}", "+ residual", "LN₂", f"MLP<br>C→4C→C", "+ residual"]
+    span = len(top) * (w + gap) - gap
+    iw = min(1.5, (span - 0.3 * 5) / 6)
+    start = min(max(0.0, here_x + w / 2 - (6 * iw + 5 * 0.3) / 2), span - (6 * iw + 5 * 0.3))
+    for j, text in enumerate(inner):
+        x0 = start + j * (iw + 0.3)
+        shapes.append(dict(type="rect", x0=x0, x1=x0 + iw, y0=0.1, y1=0.8, line=dict(color=CHOSEN, width=1),
+                           fillcolor="#FFF6EE"))
+        notes.append(dict(text=text, x=x0 + iw / 2, y=0.45, showarrow=False, font=dict(size=14)))
+        if j:
+            notes.append(dict(text="→", x=x0 - 0.15, y=0.45, showarrow=False, font=dict(size=16, color="#555")))
+    end = start + 6 * iw + 5 * 0.3
+    for xa, xb in ((here_x, start), (here_x + w, end)):  # the opened block fans out to its parts
+        shapes.append(dict(type="line", x0=xa, x1=xb, y0=1.25, y1=0.8, line=dict(color=CHOSEN, width=2, dash="dot")))
+    return _figure([], f"Where you are: block {layer} of {n_layer}, head {head} · the residual stream (T, C) flows "
+                       f"left to right", height, margin=dict(l=10, r=10, t=50, b=10), annotations=notes, shapes=shapes,
+                   dragmode=False, xaxis=dict(visible=False, range=[-0.1, span + 0.1], fixedrange=True),
+                   yaxis=dict(visible=False, range=[0, 2.1], fixedrange=True))
+
+
+def stage_panels(panels: Sequence[dict], tokens: Sequence[str], title: str, max_rows: int = INSIDE_ROWS,
+                 max_cols: int = INSIDE_COLS, height: int | None = None) -> go.Figure:
+    """A row of heatmaps of one computation, left to right, sharing the token axis.
+
+    Each panel: ``dict(name=str, values=(T, N), dim=str, kind="score"|"weight", keys=bool)``;
+    ``dim`` names the columns in the title ("hs", "C", "4C"), ``keys=True`` means the columns are
+    key positions (a (T, T) attention matrix, cut to the same last rows). Scores use a diverging
+    scale centred on 0, per panel (their magnitudes differ by orders); weights 0..1. −∞ (masked)
+    cells are drawn as gaps.
+    """
+    if not panels:
+        raise ValueError("stage_panels needs at least one panel")
+    T = len(tokens)
+    start = max(0, T - max_rows)
+    n, gap = len(panels), 0.035
+    width = (1 - gap * (n - 1)) / n
+    data, notes, axes = [], [], {}
+    ticks = _ticks(tokens[start:], offset=start, max_ticks=max_rows)
+    for k, p in enumerate(panels):
+        v = _as_array(p["values"], p["name"], 2, dtype=np.float32)
+        if v.shape[0] != T:
+            raise ValueError(f"{p['name']} has {v.shape[0]} rows but there are {T} tokens")
+        keys = bool(p.get("keys"))
+        if keys and v.shape != (T, T):
+            raise ValueError(f"{p['name']} must be (T, T) = ({T}, {T}); got {v.shape}")
+        N = v.shape[1]
+        cols = slice(start, T) if keys else slice(0, min(N, max_cols))
+        z = v[start:, cols]
+        z = np.where(np.isfinite(z), z, np.nan)  # −∞ after the mask: a gap, not a colour
+        x = np.arange(cols.start, cols.stop if cols.stop is not None else N)
+        if p.get("kind", "score") == "weight":
+            scale = dict(zmin=0.0, zmax=1.0, colorscale=WEIGHT_SCALE)
+        else:
+            lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+            scale = dict(zmin=-lim, zmax=lim, colorscale=SCORE_SCALE) if lim > 0 else dict(colorscale=SCORE_SCALE)
+        xa = "x" if k == 0 else f"x{k + 1}"
+        what = "key %{x}" if keys else f"{p.get('dim', 'dim')} %{{x}}"
+        data.append(dict(type="heatmap", x=x, y=np.arange(start, T), z=z, xaxis=xa, yaxis="y", showscale=False,
+                         hoverongaps=False, **scale,
+                         hovertemplate=f"{label(p['name'], 40)}<br>position %{{y}} · {what}<br>%{{z:.4f}}<extra></extra>"))
+        shape = f"(T={T}, {'T' if keys else p.get('dim', 'N')}={N})"
+        cut = ""
+        if not keys and N > max_cols:
+            cut = f"<br>first {max_cols} of {N}"
+        notes.append(dict(text=f"<b>{p['name']}</b><br>{shape}{cut}", xref="paper", yref="paper",
+                          x=k * (width + gap) + width / 2, y=1.0, yanchor="bottom", showarrow=False,
+                          font=dict(size=14)))
+        x0 = k * (width + gap)
+        axes["xaxis" if k == 0 else f"xaxis{k + 1}"] = _axis(
+            domain=[x0, x0 + width], anchor="y", showgrid=False, zeroline=False, tickfont=dict(size=14),
+            **(dict(_ticks(tokens[start:], offset=start, max_ticks=12), tickangle=-60) if keys else dict(nticks=4)))
+        if k:
+            notes.append(dict(text="→", xref="paper", yref="paper", x=x0 - gap / 2, y=0.5, showarrow=False,
+                              font=dict(size=20, color="#555")))
+    rows = T - start
+    shown = f"all {T} positions" if start == 0 else f"last {rows} of {T} positions"
+    return _figure(data, f"{title} · {shown}", height or int(np.clip(170 + 17 * rows, 330, 720)),
+                   margin=dict(l=110, r=20, t=130, b=70), annotations=notes, **axes,
+                   yaxis=_axis(autorange="reversed", showgrid=False, zeroline=False, **ticks))
+
+
+def walkthrough_figures(tokens: Sequence[str], stages: dict, dims: dict, layer: int, head: int,
+                        max_rows: int = INSIDE_ROWS, max_cols: int = INSIDE_COLS) -> list[go.Figure]:
+    """The walkthrough of ``playground.inside.walkthrough`` as five rows of panels, in the order
+    the data flows: input, Q/K/V, the attention pattern, the attention output, the MLP."""
+    T, C, hs, H = dims["T"], dims["C"], dims["head_dim"], dims["n_head"]
+    need = ("embed", "pos_embed", "resid_pre", "ln1", "q", "k", "v", "scores", "masked_scores", "pattern", "z",
+            "concat", "attn_out", "resid_mid", "ln2", "mlp_pre", "mlp_post", "mlp_out", "resid_post")
+    missing = [s for s in need if s not in stages]
+    if missing:
+        raise ValueError(f"walkthrough stages missing: {', '.join(missing)}")
+    s = stages
+    kw = dict(max_rows=max_rows, max_cols=max_cols)
+    P = lambda name, key, dim="C", **o: dict(name=name, values=s[key], dim=dim, **o)  # noqa: E731
+    inputs = [P("token emb. wte", "embed"), P("position emb. wpe", "pos_embed"),
+              dict(name="= x (sum)", values=np.asarray(s["embed"]) + np.asarray(s["pos_embed"]), dim="C")]
+    if layer:
+        inputs.append(P(f"block {layer} input", "resid_pre"))
+    kv = "" if dims.get("n_kv_head", H) == H else f" (shared by {H // dims['n_kv_head']} query heads)"
+    return [
+        stage_panels(inputs, tokens, "① Input: token embedding + position embedding", **kw),
+        stage_panels([P(f"LN₁(x) · block {layer}", "ln1"), P(f"Q · head {head}", "q", "hs"),
+                      P(f"K · head {head}{kv}", "k", "hs"), P(f"V · head {head}{kv}", "v", "hs")], tokens,
+                     f"② Block {layer}: LayerNorm, then Q, K, V of head {head} of {H} (hs = {C} / {H} = {hs})", **kw),
+        stage_panels([P("scores QKᵀ/√hs", "scores", keys=True), P("causal mask: future = −∞", "masked_scores", keys=True),
+                      P("softmax = attention pattern", "pattern", keys=True, kind="weight"),
+                      P("z = pattern · V", "z", "hs")], tokens,
+                     f"③ Head {head}: scores, causal mask, softmax, weighted sum of V (row = query, column = key)", **kw),
+        stage_panels([P(f"all {H} heads concatenated", "concat"), P("output projection c_proj", "attn_out"),
+                      P("x + attention", "resid_mid")], tokens,
+                     f"④ Block {layer}: heads side by side ({H} × {hs} = {C}), projected, added to the residual stream",
+                     **kw),
+        stage_panels([P("LN₂", "ln2"), P("expand c_fc", "mlp_pre", "4C"), P("GELU", "mlp_post", "4C"),
+                      P("project back c_proj", "mlp_out"), P("x + MLP = block output", "resid_post")], tokens,
+                     f"⑤ Block {layer}: the MLP, C → 4C = {4 * C} → C, and the second residual add", **kw),
+    ]
+
+
+def output_head(tokens: Sequence[str], ln_final: np.ndarray, top_tokens: Sequence[str], top_logits: np.ndarray,
+                top_probs: np.ndarray, V: int, max_rows: int = INSIDE_ROWS, max_cols: int = INSIDE_COLS,
+                height: int = 420) -> go.Figure:
+    """⑥ The last step: final LayerNorm, the LM head's logits for the last position, softmax.
+
+    Left: LN_f of every position (heatmap); right: the last position's top tokens, bar = probability,
+    text = logit (the Next-token tab shows the whole decoding pipeline from here)."""
+    x = _as_array(ln_final, "ln_final", 2, dtype=np.float32)
+    lg, pr = _as_array(top_logits, "top_logits", 1), _as_array(top_probs, "top_probs", 1)
+    if not len(top_tokens) == len(lg) == len(pr):
+        raise ValueError("top_tokens, top_logits and top_probs must have the same length")
+    _check_len(tokens, x.shape[0], "ln_final")
+    T, C = x.shape
+    left = stage_panels([dict(name="LN_f(x)", values=x, dim="C")], tokens, "", max_rows, max_cols)
+    heat = left.data[0].to_plotly_json() | dict(xaxis="x", yaxis="y")
+    names = [f"{i + 1}. {label(t, 20)}" for i, t in enumerate(top_tokens)]
+    bars = dict(type="bar", x=pr, y=names, orientation="h", xaxis="x2", yaxis="y2", marker=dict(color=KEPT),
+                text=[f"logit {v:.2f}" for v in lg], textposition="auto", textfont=dict(size=14),
+                hovertemplate="%{y}<br>p = %{x:.4f}<br>%{text}<extra></extra>")
+    cut = f", first {max_cols} of {C} columns" if C > max_cols else ""
+    start = max(0, T - max_rows)
+    return _figure(
+        [heat, bars], f"⑥ Final LayerNorm (T={T}, C={C}{cut}) → LM head (V={V:,}) → softmax: last position's "
+                      f"top {len(names)}", height, margin=dict(l=110, r=30, t=70, b=60),
+        xaxis=_axis(domain=[0, 0.4], showgrid=False, zeroline=False, nticks=4),
+        yaxis=_axis(autorange="reversed", showgrid=False, zeroline=False,
+                    **_ticks(tokens[start:], offset=start, max_ticks=max_rows)),
+        xaxis2=_axis(domain=[0.58, 1.0], anchor="y2", range=[0, 1], title=_axis_title("probability")),
+        yaxis2=_axis(anchor="x2", autorange="reversed"),
+        annotations=[dict(text="last position →", xref="paper", yref="paper", x=0.49, y=0.5, showarrow=False,
+                          font=dict(size=15, color="#555"))])
+
+
+def logit_lens(layer_names: Sequence[str], tokens: Sequence[str], top_tokens: Sequence[Sequence[str]],
+               top_probs: np.ndarray, target_tokens: Sequence[str], target_probs: np.ndarray, resid_norm: np.ndarray,
+               max_positions: int = 16, height: int | None = None) -> go.Figure:
+    """What each layer would predict if the network stopped there (LN_f + LM head on its residual stream).
+
+    Left: layers (rows, input at the bottom) × the last ``max_positions`` positions; cell text =
+    that layer's top guess for the next token, colour = its probability; the hover gives the
+    probability of the token that really came next (``target_tokens``). Right: the residual
+    stream's L2 norm per layer (last position, and the mean over positions).
+    """
+    tp = _as_array(top_probs, "top_probs", 2)
+    gp = _as_array(target_probs, "target_probs", 2)
+    rn = _as_array(resid_norm, "resid_norm", 2)
+    L1, T = tp.shape
+    if gp.shape != tp.shape or rn.shape != tp.shape:
+        raise ValueError(f"top_probs {tp.shape}, target_probs {gp.shape} and resid_norm {rn.shape} must match")
+    if len(layer_names) != L1 or len(top_tokens) != L1 or any(len(r) != T for r in top_tokens):
+        raise ValueError(f"layer_names and top_tokens must be {L1} rows of {T} positions")
+    _check_len(tokens, T, "top_probs")
+    _check_len(target_tokens, T, "top_probs")
+    start = max(0, T - max_positions)
+    cols = range(start, T)
+    text = [[label(top_tokens[l][t], 8) for t in cols] for l in range(L1)]
+    hover = [[f"{layer_names[l]} · position {t} “{label(tokens[t], 20)}”<br>top guess “{label(top_tokens[l][t], 20)}” "
+              f"p = {tp[l, t]:.3f}<br>came next: “{label(target_tokens[t], 20)}” p = {gp[l, t]:.3f}" for t in cols]
+             for l in range(L1)]
+    y = np.arange(L1)
+    data = [dict(type="heatmap", z=tp[:, start:], x=np.arange(start, T), y=y, text=text, texttemplate="%{text}",
+                 textfont=dict(size=14), hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", zmin=0.0,
+                 zmax=1.0, colorscale=WEIGHT_SCALE, xgap=1, ygap=1,
+                 colorbar=dict(title=dict(text="p", side="top"), thickness=14, x=0.71, len=0.9)),
+            dict(type="scatter", x=rn[:, -1], y=y, xaxis="x2", mode="lines+markers", name="last position",
+                 line=dict(color=CHOSEN, width=3), marker=dict(size=9),
+                 hovertemplate="%{y}: ‖x‖ = %{x:.2f}<extra>last position</extra>"),
+            dict(type="scatter", x=rn.mean(axis=1), y=y, xaxis="x2", mode="lines+markers", name="mean over positions",
+                 line=dict(color=KEPT, width=2, dash="dot"), marker=dict(size=7),
+                 hovertemplate="%{y}: ‖x‖ = %{x:.2f}<extra>mean</extra>")]
+    shown = f"all {T} positions" if start == 0 else f"last {T - start} of {T} positions"
+    xt = [f"{label(tokens[t], 8)}<br>→{label(target_tokens[t], 8)}" for t in cols]
+    return _figure(
+        data, f"Logit lens · each layer's guess for the next token ({shown}); hover: p of the token that came next",
+        height or int(np.clip(200 + 44 * L1, 360, 760)), margin=dict(l=90, r=20, t=70, b=100),
+        legend=dict(x=1, xanchor="right", y=-0.12, yanchor="top", orientation="h", font=dict(size=14)),
+        xaxis=_axis(domain=[0, 0.7], tickmode="array", tickvals=list(cols), ticktext=xt, showgrid=False, zeroline=False),
+        yaxis=_axis(tickmode="array", tickvals=list(y), ticktext=[label(n, 12) for n in layer_names], showgrid=False,
+                    zeroline=False, range=[-0.5, L1 - 0.5]),
+        xaxis2=_axis(domain=[0.8, 1.0], anchor="y", title=_axis_title("residual norm ‖x‖"), rangemode="tozero"))
+
+
+def param_counts(components: dict[str, int], total: int, total_untied: int, tied: bool, kv_bytes_per_token: int,
+                 kv_formula: str = "", height: int = 380) -> go.Figure:
+    """Where the parameters are, per component, with the totals with and without weight tying, and
+    what one more token costs in the KV cache (memory that grows with the text, not the model)."""
+    names = list(components)
+    counts = np.array([components[n] for n in names], dtype=np.int64)
+    if (counts < 0).any() or total < 0 or total_untied < total:
+        raise ValueError("parameter counts must be non-negative and the untied total at least the tied one")
+    if int(counts.sum()) != total:
+        raise ValueError(f"the components add up to {int(counts.sum()):,}, not the total {total:,}")
+    text = [f"{c:,} ({c / max(1, total):.1%})" for c in counts]
+    if tied and "head" in components:
+        text[names.index("head")] = "0: tied, the LM head is the embedding matrix wte"
+    data = [dict(type="bar", x=counts, y=names, orientation="h", text=text, textposition="outside",
+                 textfont=dict(size=14), marker=dict(color=KEPT), cliponaxis=False,
+                 hovertemplate="%{y}: %{x:,} parameters<extra></extra>")]
+    saving = total_untied - total
+    tie = (f"{total:,} parameters with the head tied to the embeddings · {total_untied:,} untied "
+           f"(tying saves {saving:,})" if tied else f"{total:,} parameters (head not tied; tied it would be "
+                                                   f"{total - components.get('head', 0):,})")
+    kv = f"KV cache: {_fmt_count_bytes(kv_bytes_per_token)} per token" + (f"<br>= {kv_formula}" if kv_formula else "")
+    note = dict(text=kv, xref="paper", yref="paper", x=0, y=-0.2, xanchor="left", yanchor="top", showarrow=False,
+                font=dict(size=14))
+    return _figure(data, tie, height, margin=dict(l=110, r=40, t=70, b=110), annotations=[note],
+                   xaxis=_axis(title=_axis_title("parameters"), range=[0, 1.6 * max(1, int(counts.max(initial=1)))]),
+                   yaxis=_axis(autorange="reversed"))
+
+
+def _fmt_count_bytes(n: int) -> str:
+    scale, unit = _byte_unit(n)
+    return f"{n:,} bytes" if unit == "bytes" else f"{n / scale:,.1f} {unit} ({n:,} bytes)"

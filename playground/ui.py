@@ -91,6 +91,7 @@ class PageState:
     mask_key: tuple | None = None  # (ids, layer, head) the cached mask figure was drawn for
     mask_fig: object | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    mine: "SessionModels" = field(default_factory=lambda: SessionModels(), repr=False)  # train view: this tab's models
 
     def __deepcopy__(self, memo):
         new = copy.copy(self)
@@ -108,6 +109,8 @@ def _forget(state) -> None:
         LIVE_STATES["count"] = max(0, LIVE_STATES["count"] - 1)
         state.session = None  # type: ignore[assignment]
         state.beam = state.mask_fig = None
+        state.mine.stop.set()  # a training still running for a closed tab stops at its next step
+        state.mine.models.clear()
 
 
 # -- controls -> parameters ---------------------------------------------------------------------------
@@ -400,6 +403,13 @@ def endpoint(fn, extra: tuple[str, ...] = (), event: bool = False):
     return handler
 
 
+def named(handler, names: tuple[str, ...]):
+    """``handler`` with an explicit signature, so API clients can pass ``steps=``, ``n_layer=``..."""
+    P = inspect.Parameter
+    handler.__signature__ = inspect.Signature([P(n, P.POSITIONAL_OR_KEYWORD) for n in names])
+    return handler
+
+
 def user_errors(fn):
     """ValueErrors (bad settings, nothing to undo, prompt too long...) reach the user as gr.Error."""
     if inspect.isgeneratorfunction(fn):
@@ -428,7 +438,13 @@ class Page:
         self.choices = choices
 
     # -- sessions --
-    def new_state(self, model_name: str, prompt: str, params: SamplingParams, kv: bool) -> PageState:
+    def new_state(self, model_name: str, prompt: str, params: SamplingParams, kv: bool,
+                  mine: "SessionModels | None" = None) -> PageState:
+        mine = SessionModels() if mine is None else mine  # kept across rebuilds: the tab's own trained models
+        if model_name in mine.models:
+            model, tok = mine.models[model_name]
+            LIVE_STATES["count"] += 1
+            return PageState(model_name, Session(model, tok, prompt, params, use_kv_cache=bool(kv)), mine=mine)
         if model_name not in self.choices:
             raise ValueError(f"unknown model {model_name!r}: choose one of {', '.join(self.choices)}")
         if self.choices[model_name]:
@@ -437,12 +453,12 @@ class Page:
             raise ValueError("the prompt must be text")
         model, tok = self.models.get(model_name)
         LIVE_STATES["count"] += 1
-        return PageState(model_name, Session(model, tok, prompt, params, use_kv_cache=bool(kv)))
+        return PageState(model_name, Session(model, tok, prompt, params, use_kv_cache=bool(kv)), mine=mine)
 
     def current(self, ps: PageState | None, model_name, prompt, params, kv) -> PageState:
         """The tab's state, rebuilt when the model or prompt changed; settings applied."""
         if ps is None or ps.session is None or ps.model_name != model_name or ps.session.prompt != prompt:
-            ps = self.new_state(model_name, prompt, params, kv)
+            ps = self.new_state(model_name, prompt, params, kv, ps.mine if ps is not None else None)
         ps.session.set_params(params)
         ps.session.set_kv_cache(bool(kv))
         return ps
@@ -450,11 +466,11 @@ class Page:
     # -- events (all take the same controls; see build_demo) --
     def load(self, ps, model_name, prompt, kv, *rest):
         params, view = self._split(rest)
-        ps = self.new_state(model_name, prompt, params, kv)
+        ps = self.new_state(model_name, prompt, params, kv, ps.mine if ps is not None else None)
         return (ps, *render(ps, self._view(ps, None, view)))
 
     def reset(self, ps, model_name, prompt, kv, *rest):
-        return self.load(None, model_name, prompt, kv, *rest)
+        return self.load(ps, model_name, prompt, kv, *rest)
 
     def step(self, ps, model_name, prompt, kv, *rest):
         params, view = self._split(rest)
@@ -588,13 +604,13 @@ class Page:
 
     def change_model(self, ps, model_name, prompt, kv, *rest):
         """The picker moved: load that model (once per process) and start over; refuse unavailable ones."""
-        reason = self.choices.get(model_name, "unknown model")
+        reason = None if ps is not None and model_name in ps.mine.models else self.choices.get(model_name, "unknown model")
         if reason:
             keep = ps.model_name if ps is not None else DEFAULT_MODEL
             gr.Warning(f"{model_name} is not available: {reason}")
             return (ps, gr.update(value=keep), *[gr.skip()] * 12)
         try:
-            out = self.load(None, model_name, prompt, kv, *rest)
+            out = self.load(ps, model_name, prompt, kv, *rest)
         except Exception as e:  # a download or checkpoint problem: say it, keep the old model
             keep = ps.model_name if ps is not None else DEFAULT_MODEL
             gr.Warning(f"{model_name} could not be loaded: {e}")
@@ -624,6 +640,323 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(-1, keepdims=True)
+
+
+# -- train view ---------------------------------------------------------------------------------------
+# Training runs inside the page under the server's TrainLimits; the trained model belongs to the tab
+# that trained it (PageState.mine, carried across resets), never to the shared ModelCache.
+@dataclass
+class SessionModels:
+    """One tab's own models (name -> (model, tokenizer)) and the flag its Stop button sets."""
+
+    models: dict = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    training: bool = False
+
+
+_SLOTS: dict[int, "TrainingSlots"] = {}
+_SLOTS_LOCK = threading.Lock()
+_CORPUS: dict[int, tuple] = {}  # id(tokenizer) -> (tokenizer, train ids, val ids): encoded once per process
+TRAIN_NAMES = ("preset", "n_layer", "n_head", "n_embd", "block_size", "lr", "steps")
+TRAIN_PUSH_S = 0.3  # at most ~3 redraws a second while training (samples and the end always show)
+
+
+def training_slots(n: int) -> "TrainingSlots":
+    """The process's slots for ``n`` concurrent trainings (every page built in this process shares them)."""
+    from playground.train import TrainingSlots
+
+    with _SLOTS_LOCK:
+        return _SLOTS.setdefault(n, TrainingSlots(n))
+
+
+def encoded_corpus(tok) -> tuple:
+    """(train ids, val ids) of the shipped corpus in ``tok``'s tokens; encoded once per process."""
+    from playground.corpus import works
+    from playground.train import encode_works
+
+    with _SLOTS_LOCK:
+        if id(tok) not in _CORPUS:
+            _CORPUS[id(tok)] = (tok, encode_works(tok, list(works("train").values())),
+                                encode_works(tok, list(works("val").values())))
+        return _CORPUS[id(tok)][1:]
+
+
+def train_configs(tok, preset: str, n_layer, n_head, n_embd, block_size, lr, steps) -> tuple:
+    """The Train tab's fields -> (GPTConfig, TrainConfig); the preset supplies batch size and warm-up."""
+    from playground.config import GPTConfig, TrainConfig
+    from playground.train import PRESETS
+
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    ints = {k: _whole_or_raw(v) for k, v in dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd,
+                                                   block_size=block_size, steps=steps).items()}
+    for k, v in ints.items():
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{k.replace('_', ' ')} must be a whole number of at least 1; got {v!r}")
+    if not isinstance(lr, (int, float)) or not math.isfinite(lr) or not 0 < lr <= 0.1:
+        raise ValueError(f"the learning rate must be a number above 0 and at most 0.1; got {lr!r}")
+    steps = ints.pop("steps")
+    mcfg = GPTConfig(vocab_size=tok.vocab_size, dropout=0.0, **ints)
+    base = PRESETS[preset][1]
+    tcfg = TrainConfig(**{**base, "steps": steps, "lr": float(lr), "warmup_steps": min(base["warmup_steps"], steps // 5),
+                          "eval_every": max(1, steps // 10), "eval_batches": 2})
+    return mcfg, tcfg
+
+
+def train_status(u, cfg, tcfg, n_params: int, name: str | None = None) -> str:
+    p = u.progress
+    val = f" · validation {p.val_loss:.3f}" if p.val_loss is not None else ""
+    line = (f"**step {p.step + 1} / {tcfg.steps}** · loss {p.loss:.3f}{val} · **{p.tokens_per_s:,.0f} tokens/s** · "
+            f"elapsed {p.elapsed_s:.1f} s · {cfg.n_layer} layers × {cfg.n_head} heads × {cfg.n_embd} wide, "
+            f"{cfg.block_size}-token context, {n_params:,} parameters · lr {p.lr:.1e}")
+    if u.stopped_by:
+        line += f"\n\n■ Stopped by {u.stopped_by}."
+    if name:
+        line += f" The model is now **{name}** in the Model picker, for this tab only."
+    return line
+
+
+class TrainView:
+    """The Train tab's handlers: limits and slots are the server's; models come from ``page``."""
+
+    def __init__(self, page: "Page", limits, picker_choices: list):
+        self.page = page
+        self.limits = limits
+        self.slots = training_slots(limits.max_concurrent)
+        self.picker_choices = picker_choices
+
+    def preset(self, name):
+        from playground.train import PRESETS
+
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}")
+        m, t = PRESETS[name]
+        return m["n_layer"], m["n_head"], m["n_embd"], m["block_size"], t["lr"], t["steps"]
+
+    def stop(self, ps):
+        if ps is not None:
+            ps.mine.stop.set()
+        return "Stopping after this step…" if ps is not None and ps.mine.training else "Nothing is training."
+
+    def train(self, ps, preset, n_layer, n_head, n_embd, block_size, lr, steps):
+        """Train a fresh model, streaming (loss curve, status, sample, attention, objective, picker)."""
+        from playground.model import GPT
+        from playground.train import check_request, live_training
+
+        if ps is None or ps.session is None:
+            raise ValueError("the page has not finished loading; reload it")
+        if ps.mine.training:
+            raise ValueError("this tab is already training a model; press Stop first")
+        base = DEFAULT_MODEL if DEFAULT_MODEL in self.page.choices and not self.page.choices[DEFAULT_MODEL] else None
+        if base is None:
+            raise ValueError("training needs the embedded model's tokenizer, which is not available here")
+        _, tok = self.page.models.get(base)
+        mcfg, tcfg = train_configs(tok, preset, n_layer, n_head, n_embd, block_size, lr, steps)
+        check_request(mcfg, tcfg, self.limits)
+        with self.slots:  # "busy" when full; released when the run ends, fails, or the tab goes away
+            ps.mine.training = True
+            ps.mine.stop.clear()
+            try:
+                yield from self._run(ps, tok, mcfg, tcfg, GPT, live_training)
+            finally:
+                ps.mine.training = False
+
+    def _run(self, ps, tok, mcfg, tcfg, GPT, live_training):
+        import torch
+
+        train_ids, val_ids = encoded_corpus(tok)
+        torch.manual_seed(tcfg.seed)
+        model = GPT(mcfg)
+        n_params = model.num_parameters()
+        steps, losses, val_steps, val_losses = [], [], [], []
+        shown = 0.0
+        for u in live_training(model, tok, train_ids, val_ids, tcfg, self.limits, should_stop=ps.mine.stop.is_set,
+                               every=max(1, min(25, tcfg.steps // 8))):
+            p = u.progress
+            steps.append(p.step + 1)  # counted from 1, as the status line counts
+            losses.append(p.loss)
+            if p.val_loss is not None:
+                val_steps.append(p.step + 1)
+                val_losses.append(p.val_loss)
+            name = None
+            if u.stopped_by:
+                name = f"my model {len(ps.mine.models) + 1} ({mcfg.n_layer}×{mcfg.n_head}×{mcfg.n_embd}, {p.step + 1} steps)"
+                ps.mine.models[name] = (model.eval(), tok)
+            elif u.sample is None and time.perf_counter() - shown < TRAIN_PUSH_S:
+                continue
+            shown = time.perf_counter()
+            curve = figures.loss_curves(steps, losses, val_steps, val_losses, total_steps=tcfg.steps)
+            out = [curve, train_status(u, mcfg, tcfg, n_params, name)]
+            if u.sample is not None:
+                shown_text = html.escape("ROMEO:" + u.sample).replace("\n", "↵ ")  # one line: newlines as ↵
+                out.append(f"**Step {p.step + 1}, greedy continuation of “ROMEO:”** · <code>{shown_text}</code>")
+                out.append(figures.attention_heatmap(u.probe_attention, u.probe_tokens, mcfg.n_layer - 1, 0, height=460))
+                o = u.objective
+                out.append(figures.objective_panel(o.inputs, o.targets, o.target_probs, o.losses, o.mean_loss))
+            else:
+                out += [gr.skip()] * 3
+            mine = [(n, n) for n in ps.mine.models]
+            out.append(gr.update(choices=self.picker_choices + mine) if name else gr.skip())
+            yield tuple(out)
+
+    def gqa_compare(self, ps):
+        """Cache bytes of the multi-head and the GQA shipped models: formula lines and measured caches."""
+        import torch
+
+        from playground.model import KVCache
+
+        names = [DEFAULT_MODEL, GQA_MODEL]
+        for n in names:
+            if self.page.choices.get(n, "not offered by this server"):
+                raise ValueError(f"the comparison needs the {n} model, which is not available: "
+                                 f"{self.page.choices.get(n, 'not offered by this server')}")
+        models = [self.page.models.get(n)[0] for n in names]
+        cfgs = [m.config for m in models]
+        block = min(c.block_size for c in cfgs)
+        positions = [max(1, block // 8), block // 4, block // 2, block]
+        measured = [[], []]
+        with torch.no_grad():
+            for k, m in enumerate(models):
+                for P in positions:  # the cache's size depends on how many positions it holds, not on which tokens
+                    measured[k].append(m(torch.zeros((1, P), dtype=torch.long)).kv.nbytes)
+        per_pos = [KVCache.formula_bytes(c, 1, 1) for c in cfgs]
+        fig = figures.gqa_cache(names, per_pos, [c.n_kv_head for c in cfgs], block, positions, measured)
+        rows = ["| model | heads (query / KV) | KV bytes per position | held-out loss |", "|---|---|---|---|"]
+        for n, c, b in zip(names, cfgs, per_pos):
+            rows.append(f"| {n} | {c.n_head} / {c.n_kv_head} | {b:,} | {_held_out(n)} |")
+        note = (f"Formula: {KVCache.formula_text(cfgs[1], 1, block)}. Each group of {cfgs[1].n_head // cfgs[1].n_kv_head} "
+                f"query heads shares one key/value head, so the cache shrinks by n_head / n_kv_head.")
+        return fig, "\n".join(rows) + "\n\n" + note
+
+
+GQA_MODEL = "shakespeare-gqa"
+
+
+def _held_out(name: str) -> str:
+    """A shipped model's validation loss from its train_log.json ("—" when there is none)."""
+    import json
+
+    try:
+        from playground.weights import resolve
+
+        ev = json.loads((resolve(name) / "train_log.json").read_text())["eval"]
+        return f"{ev['nats_per_char']:.4f} nats/char"
+    except Exception:
+        return "—"
+
+
+
+# -- inside the model -----------------------------------------------------------------------------------
+# One forward pass of the selected step's input, captured with its intermediates (model(..., capture=True)
+# through inside.walkthrough). Opt-in: it runs only while the "Inside the model" tab is open (or its button
+# is pressed), never on an ordinary Step, which reads one token through the fast fused path.
+INSIDE_TAB = "Inside the model"
+INSIDE_NAMES = ("inside_layer", "inside_head")
+INSIDE_PLOTS = 9  # stack, five walkthrough rows, output head, logit lens, parameter counts
+
+
+def inside_input(ps: PageState, v: View) -> tuple[list[int], int | None, str]:
+    """(ids the forward reads, the token chosen after them or None, a phrase saying which step)."""
+    s = ps.session
+    if v.step is None:
+        return list(s.ids), None, f"the prompt ({len(s.ids)} tokens; no token chosen yet)"
+    rec = s.records[v.step]
+    return (list(s.ids[:rec.position]), rec.token_id,
+            f"step {rec.step}: the {rec.position} tokens before “{html.escape(rec.token)}”, the token it chose")
+
+
+def render_inside(ps: PageState, v: View) -> tuple:
+    """(note markdown, *INSIDE_PLOTS figures) for the view's step, layer and head."""
+    from playground.inside import param_counts
+    from playground.model import KVCache
+
+    t0 = time.perf_counter()
+    s = ps.session
+    model, tok, cfg = s.model, s.tokenizer, s.model.config
+    ids, next_id, where = inside_input(ps, v)
+    w = walkthrough(model, tok, ids, v.layer, v.head, next_id=next_id)
+    d = w.dims
+    figs = [figures.forward_stack(cfg.n_layer, v.layer, cfg.n_head, v.head, d["T"], d["C"], d["V"])]
+    figs += figures.walkthrough_figures(w.tokens, w.stages, d, v.layer, v.head)
+    figs.append(figures.output_head(w.tokens, w.stages["ln_final"], w.top_tokens, w.stages["logits"][-1][w.top_ids],
+                                    w.top_probs, d["V"]))
+    lens = w.lens
+    figs.append(figures.logit_lens(lens.layer_names, w.tokens, lens.top_tokens, lens.top_probs,
+                                   [tok.token_str(int(i)) for i in lens.target_ids], lens.target_probs, lens.resid_norm))
+    pc = param_counts(model)
+    figs.append(figures.param_counts(pc.components, pc.total, pc.total_untied, pc.tied, pc.kv_bytes_per_token,
+                                     KVCache.formula_text(cfg, 1, 1)))
+    ms = (time.perf_counter() - t0) * 1e3
+    note = (f"**One forward pass of {where}**, with the values it really used · layer {v.layer}, head {v.head} · "
+            f"T = {d['T']}, C = {d['C']}, {d['n_head']} heads of {d['head_dim']}, MLP {d['d_mlp']}, "
+            f"V = {d['V']:,} · captured and drawn in {ms:.0f} ms, only while this tab is open "
+            f"(an ordinary Step does not capture). Pick another step with the slider or a coloured token.")
+    return (note, *figs)
+
+
+class InsideView:
+    """The "Inside the model" tab's handlers; sessions come from ``page`` like every other view."""
+
+    def __init__(self, page: Page):
+        self.page = page
+
+    def draw(self, ps, model_name, prompt, kv, opened, layer, head, *rest):
+        """Draw (and mark the tab open): its button, its pickers, and opening the tab."""
+        params, view = self.page._split(rest)
+        ps = self.page.current(ps, model_name, prompt, params, kv)
+        v = self.page._view(ps, view[0] if ps.session.records else None, (view[0], layer, head, view[3]))
+        cfg = ps.session.model.config
+        pickers = (gr.update(choices=list(range(cfg.n_layer)), value=v.layer),
+                   gr.update(choices=list(range(cfg.n_head)), value=v.head))
+        return (ps, True, *pickers, *render_inside(ps, v))
+
+    def tab_select(self, evt: gr.EventData, ps, model_name, prompt, kv, opened, layer, head, *rest):
+        """Any view tab was selected: draw when it is this one; otherwise remember the tab is closed."""
+        if evt._data.get("value") == INSIDE_TAB or evt._data.get("id") == "inside":
+            return self.draw(ps, model_name, prompt, kv, opened, layer, head, *rest)
+        return (ps, False, *[gr.skip()] * (3 + INSIDE_PLOTS))
+
+    def follow(self, ps, model_name, prompt, kv, opened, layer, head, *rest):
+        """The page moved to another step (status changed): redraw only while the tab is open."""
+        if not opened or ps is None or ps.session is None:
+            return (ps, opened, *[gr.skip()] * (3 + INSIDE_PLOTS))
+        return self.draw(ps, model_name, prompt, kv, opened, layer, head, *rest)
+
+
+def inside_tab() -> dict:
+    """The tab's components (called inside ``gr.Tabs``); ``wire_inside`` connects them."""
+    c: dict = {}
+    with gr.Tab(INSIDE_TAB, id="inside", elem_id="tab-inside"):
+        gr.Markdown("Follow one forward pass through the network: the real numbers, with the model's real sizes. "
+                    "Blue = negative, red = positive (each panel its own scale); rows are tokens.")
+        with gr.Row(equal_height=True):
+            # choices follow the model on the first draw; a custom value (an API call first) is clamped
+            c["layer"] = gr.Dropdown([0], value=0, label="Layer", elem_id="inside_layer", info="Which block to open",
+                                     allow_custom_value=True)
+            c["head"] = gr.Dropdown([0], value=0, label="Head", elem_id="inside_head", info="Which attention head",
+                                    allow_custom_value=True)
+            c["button"] = gr.Button("Draw this forward pass", elem_id="inside_btn")
+        c["note"] = gr.Markdown("Open this tab or press the button: the selected step's forward pass is drawn here.",
+                                elem_id="inside-note")
+        ids = ["inside-stack", "inside-input", "inside-qkv", "inside-pattern", "inside-attn-out", "inside-mlp",
+               "inside-output", "inside-lens", "inside-params"]
+        c["plots"] = [gr.Plot(elem_id=i, label=i.removeprefix("inside-")) for i in ids]
+        c["opened"] = gr.State(False)
+    return c
+
+
+def wire_inside(page: Page, c: dict, tabs, status, state, model, prompt, kv, sampling: list, view: list) -> None:
+    iv = InsideView(page)
+    inputs = [state, model, prompt, kv, c["opened"], c["layer"], c["head"], *sampling, *view]
+    outputs = [state, c["opened"], c["layer"], c["head"], c["note"], *c["plots"]]
+    extra = ("inside_open", *INSIDE_NAMES)
+    gr.on([c["button"].click, c["layer"].input, c["head"].input], endpoint(iv.draw, extra), inputs, outputs,
+          api_name="inside", trigger_mode="always_last")
+    tabs.select(endpoint(iv.tab_select, extra, event=True), inputs, outputs, api_name="inside_tab")
+    # the status changes on every step, back and step pick; the empty js hop lets the same update reach the
+    # step slider first, so ``follow`` reads the step now shown (a direct status.change saw the one before)
+    status.change(None, js="() => null").then(endpoint(iv.follow, extra), inputs, outputs, api_name="inside_follow",
+                                              trigger_mode="always_last")
 
 
 # -- the page ---------------------------------------------------------------------------------------
@@ -668,9 +1001,11 @@ def _short(reason: str, limit: int = 160) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
-def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None] | None = None) -> gr.Blocks:
+def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None] | None = None,
+               train_limits=None) -> gr.Blocks:
     """The whole page. ``model_loader(name) -> (model, tokenizer)`` replaces ``weights.load_model``
-    (tests inject a tiny random model); ``choices`` maps model names to None or why they are unavailable."""
+    (tests inject a tiny random model); ``choices`` maps model names to None or why they are unavailable;
+    ``train_limits`` (a ``train.TrainLimits``) replaces ``TrainLimits.from_env()``."""
     models = _MODELS if model_loader is None else ModelCache(model_loader)
     if choices is None:
         if model_loader is None:
@@ -684,6 +1019,10 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
     default_model = DEFAULT_MODEL if DEFAULT_MODEL in choices else names[0]
     picker_choices = [(n if choices[n] is None else f"{n} (unavailable)", n) for n in names]
     unavailable = "".join(f"\n- **{n}** is unavailable: {_short(r)}" for n, r in choices.items() if r)
+    from playground.train import PRESETS, TrainLimits
+
+    limits = TrainLimits.from_env() if train_limits is None else train_limits
+    trainer = TrainView(page, limits, picker_choices)
 
     with gr.Blocks(title="GPT Playground") as demo:
         state = gr.State(None, time_to_live=STATE_TTL_S, delete_callback=_forget)
@@ -737,7 +1076,7 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
             view_step = gr.Slider(0, 1, 0, step=1, label="Inspect step", elem_id="view_step", interactive=False, scale=2,
                                   info="Which generated token the views below explain (or click a coloured token)")
             text = gr.Textbox(label="Text so far", lines=2, max_lines=4, interactive=False, elem_id="text", scale=3)
-        with gr.Tabs(elem_id="views"):
+        with gr.Tabs(elem_id="views") as tabs:
             with gr.Tab("Next token", elem_id="tab-next"):
                 mode = gr.Radio(MODES, value=MODES[0], label="Bars show", elem_id="mode",
                                 info="Probabilities after softmax, or the scores (logits) before it")
@@ -771,10 +1110,53 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                     compare_btn = gr.Button("Compare cache on / off", elem_id="compare_btn")
                 compare_plot = gr.Plot(figures.placeholder("Press “Compare cache on / off”"), elem_id="compare-plot",
                                        label="Cache on vs off")
+                gqa_btn = gr.Button("Compare with grouped-query attention (shakespeare vs shakespeare-gqa)",
+                                    elem_id="gqa_btn")
+                gqa_plot = gr.Plot(figures.placeholder("Press the button: cache bytes of the two shipped models"),
+                                   elem_id="gqa-plot", label="Multi-head vs grouped-query KV cache")
+                gqa_md = gr.Markdown(elem_id="gqa-md")
             with gr.Tab("Beam search", elem_id="tab-beam"):
                 beam_btn = gr.Button("Run beam search", elem_id="beam_btn")
                 beam_plot = gr.Plot(elem_id="beam-plot", label="Beam search tree")
                 beam_md = gr.Markdown(label="Beam hypotheses", elem_id="beam-md")
+            # -- train view
+            with gr.Tab("Train", elem_id="tab-train"):
+                first = next(iter(PRESETS))
+                (m0, t0) = PRESETS[first]
+                off = "" if limits.enabled else " **Training is turned off on this server.**"
+                gr.Markdown("Train a small GPT from scratch on the Shakespeare corpus and watch it learn: the loss "
+                            "falls, the sample turns from gibberish into words, attention takes shape. The objective: "
+                            "the logits at each position predict the *next* token (targets = inputs shifted by one), "
+                            f"scored by cross-entropy. Server limits: {limits.max_steps:,} steps, "
+                            f"{limits.max_seconds:g} s, {limits.max_params:,} parameters, {limits.max_block}-token "
+                            f"context, {limits.max_concurrent} training(s) at a time.{off}", elem_id="train-intro")
+                with gr.Row(equal_height=True):
+                    preset = gr.Dropdown(list(PRESETS), value=first, label="Preset", elem_id="train_preset", scale=2,
+                                         info="Sizes that finish in under a minute on 2 CPU cores")
+                    train_btn = gr.Button("Train ▶", variant="primary", elem_id="train_btn", interactive=limits.enabled)
+                    stop_btn = gr.Button("Stop ■", variant="stop", elem_id="train_stop")
+                with gr.Row():
+                    t_layers = gr.Slider(1, 8, m0["n_layer"], step=1, label="Layers", elem_id="train_layers")
+                    t_heads = gr.Slider(1, 8, m0["n_head"], step=1, label="Heads", elem_id="train_heads",
+                                        info="Must divide the width")
+                    t_width = gr.Slider(16, 256, m0["n_embd"], step=16, label="Width (n_embd)", elem_id="train_width")
+                    t_block = gr.Slider(8, 256, min(m0["block_size"], limits.max_block), step=8,
+                                        label="Context (tokens)", elem_id="train_block",
+                                        info=f"This server allows up to {limits.max_block}")
+                    t_lr = gr.Number(t0["lr"], label="Learning rate", elem_id="train_lr", minimum=0)
+                    t_steps = gr.Slider(1, 2000, min(t0["steps"], limits.max_steps), step=1, label="Steps",
+                                        elem_id="train_steps", info=f"This server allows up to {limits.max_steps:,}")
+                train_md = gr.Markdown("Pick a preset and press **Train**.", elem_id="train-status")
+                sample_md = gr.Markdown(elem_id="train-sample", label="Sample")
+                with gr.Row():
+                    loss_plot = gr.Plot(figures.placeholder("Press Train: the loss curves appear here"),
+                                        elem_id="loss-plot", label="Loss")
+                    train_attn = gr.Plot(figures.placeholder("Attention of one head on a fixed sentence"),
+                                         elem_id="train-attn", label="Attention while training")
+                objective_plot = gr.Plot(figures.placeholder("The objective on one training row"),
+                                         elem_id="objective-plot", label="The objective")
+            # -- inside the model
+            inside = inside_tab()
 
         sampling = [strategy, temperature, top_k, top_p, min_p, penalty, seed, max_new, stop, num_beams, length_penalty]
         view = [view_step, layer, head, mode]
@@ -824,6 +1206,16 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
         gr.Button(visible=False).click(  # what a click on an overview tile does, callable by API clients
             endpoint(page.open_head, ("layer", "head")), [state, model, prompt, kv, layer, head, *sampling, *view],
             outputs + layer_head, api_name="open_head")
+        # -- train view
+        train_fields = [t_layers, t_heads, t_width, t_block, t_lr, t_steps]
+        preset.input(user_errors(trainer.preset), preset, train_fields, api_name="train_preset")
+        train_btn.click(named(user_errors(trainer.train), ("state", *TRAIN_NAMES)), [state, preset, *train_fields],
+                        [loss_plot, train_md, sample_md, train_attn, objective_plot, model], api_name="train",
+                        concurrency_limit=None)  # the slots refuse with "busy"; the queue must not hold them back
+        stop_btn.click(trainer.stop, state, train_md, api_name="stop_training", concurrency_limit=None)
+        gqa_btn.click(named(user_errors(trainer.gqa_compare), ("state",)), state, [gqa_plot, gqa_md], api_name="gqa_cache")
+        # -- inside the model
+        wire_inside(page, inside, tabs, status, state, model, prompt, kv, sampling, view)
     demo.queue(default_concurrency_limit=2, max_size=64, api_open=False)
     return demo
 

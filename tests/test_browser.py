@@ -186,3 +186,58 @@ def test_every_view_fits_the_screen_and_chinese_renders(page: Page, server, mode
             shoot(page, f"1920-{tab.lower().replace(' ', '-')}")
     if width == 1280:
         shoot(page, "1280-chinese-prompt")
+
+
+# -- inside the model ---------------------------------------------------------------------------------------
+INSIDE_PLOTS = ["inside-stack", "inside-input", "inside-qkv", "inside-pattern", "inside-attn-out", "inside-mlp",
+                "inside-output", "inside-lens", "inside-params"]
+
+
+def walk_inside(page: Page, url: str, name: str, n_layer: int) -> None:
+    """Open the view at the prompt, then step three tokens: it follows the step, every panel drawn."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(url)
+    expect(page.locator("#chips .tok.prompt").first).to_be_visible(timeout=TIMEOUT)
+    open_tab(page, "Inside the model")
+    expect(page.locator("#inside-note")).to_contain_text("the prompt", timeout=TIMEOUT)
+    for elem in INSIDE_PLOTS[1:]:
+        expect_drawn(page, elem, 250)
+    expect(plot(page, "inside-stack").locator(".shapelayer path").first).to_be_attached()  # boxes, no traces
+    expect(plot(page, "inside-stack")).to_contain_text(f"block 0 of {n_layer}")
+    expect(plot(page, "inside-pattern")).to_contain_text("causal mask")
+    no_horizontal_scroll(page)
+    shoot(page, f"1280-inside-{name}-prompt")
+    for i in range(3):
+        page.locator("#step").click()
+        expect(chips(page)).to_have_count(i + 1, timeout=TIMEOUT)
+    expect(page.locator("#inside-note")).to_contain_text("step 2:", timeout=TIMEOUT)  # redrawn: the tab is open
+    page.locator("#inside_layer input").click()
+    page.get_by_role("option", name=str(n_layer - 1), exact=True).click()
+    expect(plot(page, "inside-stack")).to_contain_text(f"block {n_layer - 1} of {n_layer}", timeout=TIMEOUT)
+    for elem in INSIDE_PLOTS[1:]:
+        expect_drawn(page, elem, 250)
+    expect(plot(page, "inside-stack").locator(".shapelayer path").first).to_be_attached()  # boxes, no traces
+    no_horizontal_scroll(page)
+    shoot(page, f"1280-inside-{name}-step")
+
+
+def test_inside_the_model_renders_for_the_embedded_style_model(page: Page, server, model_and_tok):  # noqa: F811
+    demo, _ = server
+    walk_inside(page, demo.local_url, "tiny", model_and_tok[0].config.n_layer)
+
+
+def test_inside_the_model_renders_for_a_gpt2_format_model(page: Page, small_tokenizer, tmp_path):
+    from playground import ui
+    from playground.weights import load_model
+    from tests.test_gpt2_parity import MODELS, hf_gpt2, write_hf_folder
+    from tests.test_ui_api import free_port
+
+    folder = write_hf_folder(tmp_path / "gpt2", hf_gpt2(small_tokenizer, **{**MODELS["gpt2-small-widths"], "n_layer": 3}), small_tokenizer)
+    demo = ui.build_demo(lambda name: load_model(folder), {"gpt2": None})
+    kw = ui.launch_kwargs()
+    kw.update(server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    demo.launch(**kw)
+    try:
+        walk_inside(page, demo.local_url, "gpt2-format", 3)
+    finally:
+        demo.close()

@@ -31,7 +31,9 @@ PROMPT = "ROMEO:"
 VIEWS = ["chips", "text", "status", "view_step", "next", "attn", "overview", "mask", "latency", "memory", "beam", "beam_md"]
 ENDPOINTS = {"load_page", "reset", "set_prompt", "change_model", "model_dropdowns", "step", "run", "back", "resample",
              "select_step", "select_head", "next_mode", "set_kv_cache", "beam_search", "compare_cache", "leak_check",
-             "pick_step", "pick_head", "open_head"}
+             "pick_step", "pick_head", "open_head",
+             "train_preset", "train", "stop_training", "gqa_cache",  # the train view (tests/test_train_view.py)
+             "inside", "inside_tab", "inside_follow"}  # the inside-the-model view
 
 
 def free_port() -> int:
@@ -372,3 +374,76 @@ def test_stage_table_accounts_for_the_whole_vocabulary(model_and_tok):
         shown = np.nansum(np.where(alive, t["values"][s], 0.0))
         assert shown + t["rest_mass"][s] == pytest.approx(1.0, abs=1e-5)
     assert (~t["removed"][3]).sum() == 5  # top-k = 5 kept five of the drawn rows
+
+
+# -- inside the model ------------------------------------------------------------------------------------------
+INSIDE = ["layer", "head", "note", *[p for p in ("stack", "input", "qkv", "pattern", "attn_out", "mlp", "output",
+                                                   "lens", "params")]]
+
+
+def inside(client: Client, **kw) -> dict:
+    out = client.predict(api_name="/inside", **kw)
+    res = dict(zip(INSIDE, out))
+    for k, v in res.items():
+        if isinstance(v, dict) and v.get("type") == "plotly":
+            res[k] = plain(json.loads(v["plot"]))
+    return res
+
+
+def texts(fig: dict) -> str:
+    """Every title and annotation of a figure, as one string to search."""
+    return " ".join([title(fig)] + [a.get("text", "") for a in fig["layout"].get("annotations", [])])
+
+
+def next_probs(model, ids: list[int]) -> np.ndarray:
+    with torch.no_grad():
+        return torch.softmax(model(torch.tensor([ids])).logits[0, -1], -1).numpy()
+
+
+def test_inside_view_draws_the_forward_pass_of_the_selected_step(client, model_and_tok):
+    model, tok = model_and_tok
+    cfg = model.config
+    prompt_ids = tok.encode_ids(PROMPT)
+    call(client, "load_page", prompt=PROMPT)
+    at_prompt = inside(client, prompt=PROMPT, inside_layer=1, inside_head=2)
+    T = len(prompt_ids)
+    assert "the prompt" in at_prompt["note"] and "only while this tab is open" in at_prompt["note"]
+    assert "block 1 of 2, head 2" in title(at_prompt["stack"])
+    assert f"Q · head 2</b><br>(T={T}, hs={cfg.head_dim})" in texts(at_prompt["qkv"])
+    assert f"(T={T}, 4C={4 * cfg.n_embd})" in texts(at_prompt["mlp"])
+    bars = at_prompt["output"]["data"][1]
+    p = next_probs(model, prompt_ids)
+    np.testing.assert_allclose(bars["x"], np.sort(p)[::-1][:len(bars["x"])], atol=1e-5)  # the model's own top tokens
+    lens = at_prompt["lens"]["data"][0]
+    assert np.asarray(lens["z"]).shape == (cfg.n_layer + 1, min(T, 16))
+    assert np.asarray(lens["z"])[-1, -1] == pytest.approx(p.max(), abs=1e-5)  # the last layer's lens = the model
+    params = at_prompt["params"]
+    assert f"{sum(q.numel() for q in model.parameters()):,} parameters" in title(params)
+
+    for _ in range(3):
+        call(client, "step", prompt=PROMPT, temperature=0)
+    out = inside(client, prompt=PROMPT, temperature=0, view_step=1, inside_layer=0, inside_head=1)
+    ids = tok.encode_ids(PROMPT)
+    ids += [int(np.argmax(next_probs(model, ids)))]  # greedy: step 0's token, the input of step 1 ends with it
+    assert "step 1" in out["note"] and f"T={len(ids)}" in title(out["stack"]).replace("T = ", "T=") + texts(out["input"])
+    np.testing.assert_allclose(out["output"]["data"][1]["x"][0], next_probs(model, ids).max(), atol=1e-5)
+    assert "block 0 of 2, head 1" in title(out["stack"])
+
+
+def test_inside_view_is_opt_in(model_and_tok, monkeypatch):
+    """A Step never captures intermediates; the view redraws on a new step only while its tab is open."""
+    page = ui.Page(ui.ModelCache(lambda name: model_and_tok), {"shakespeare": None})
+    drawn = []
+    real = ui.render_inside
+    monkeypatch.setattr(ui, "render_inside", lambda ps, v: drawn.append(v) or real(ps, v))
+    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams()), 0, 0, 0, ui.MODES[0])
+    ps = page.load(None, *controls)[0]
+    for _ in range(2):
+        ps = page.step(ps, *controls)[0]
+    iv = ui.InsideView(page)
+    closed = iv.follow(ps, "shakespeare", PROMPT, True, False, 1, 0, *controls[3:])
+    assert not drawn and closed[1] is False and all(isinstance(x, type(gr.skip())) for x in closed[2:])
+    newest = (*controls[3:-4], 1, 0, 0, ui.MODES[0])  # the view slider on step 1, as after the second Step
+    opened = iv.follow(ps, "shakespeare", PROMPT, True, True, 1, 0, *newest)
+    assert len(drawn) == 1 and opened[1] is True and len(opened) == 5 + ui.INSIDE_PLOTS
+    assert drawn[0].layer == 1 and drawn[0].step == 1  # the newest step's input, the chosen layer
