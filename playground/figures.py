@@ -154,8 +154,8 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], layer: int, he
         shapes.append(dict(type="rect", x0=-0.5, x1=S - 0.5, y0=highlight_query - 0.5, y1=highlight_query + 0.5,
                            line=dict(color=CHOSEN, width=3)))
     return _figure(
-        [trace], f"Attention · layer {layer}, head {head} · each row: which earlier tokens that token reads",
-        height or int(np.clip(180 + 22 * S, 420, 760)), margin=dict(l=110, r=30, t=70, b=110), shapes=shapes,
+        [trace], f"Attention · layer {layer}, head {head}<br>each row: which earlier tokens that token reads",
+        height or int(np.clip(200 + 22 * S, 440, 780)), margin=dict(l=110, r=30, t=90, b=110), shapes=shapes,
         xaxis=_axis(title=_axis_title("key (attended-to) token"), tickangle=-50, showgrid=False, **ticks),
         yaxis=_axis(title=_axis_title("query token"), autorange="reversed", showgrid=False, **ticks),
     )
@@ -612,7 +612,7 @@ TRAIN, VAL = "#4C78A8", "#E45756"
 
 
 def loss_curves(steps: Sequence[int], train_loss: Sequence[float], val_steps: Sequence[int] = (),
-                val_loss: Sequence[float] = (), total_steps: int | None = None, height: int = 360) -> go.Figure:
+                val_loss: Sequence[float] = (), total_steps: int | None = None, height: int = 420) -> go.Figure:
     """Training loss of every step (thin line) and validation loss at its evaluations (points + line).
 
     ``total_steps`` fixes the x axis to the whole run, so the curve grows to the right while it trains
@@ -633,9 +633,9 @@ def loss_curves(steps: Sequence[int], train_loss: Sequence[float], val_steps: Se
     now += f", validation {vl[-1]:.3f}" if len(vl) else ""
     right = total_steps if total_steps else max(10, int(s.max(initial=0)) + 1)
     return _figure(data, "Loss (cross-entropy, nats per token)" + now, height,
-                   legend=dict(x=0.98, xanchor="right", y=0.98, yanchor="top", font=dict(size=14),
-                               bgcolor="rgba(255,255,255,0.8)"),
-                   margin=dict(l=70, r=30, t=110, b=60),
+                   # below the axis: inside the plot it hid the curve where the loss flattens out
+                   legend=dict(x=0, xanchor="left", y=-0.3, yanchor="top", orientation="h", font=dict(size=14)),
+                   margin=dict(l=70, r=30, t=110, b=120),
                    xaxis=_axis(title=_axis_title("training step"), range=[0, right]),
                    yaxis=_axis(title=_axis_title("loss"), rangemode="tozero"))
 
@@ -938,8 +938,8 @@ def logit_lens(layer_names: Sequence[str], tokens: Sequence[str], top_tokens: Se
     xt = [f"{label(tokens[t], 8)}<br>→{label(target_tokens[t], 8)}" for t in cols]
     return _figure(
         data, f"Logit lens · each layer's guess for the next token ({shown}); hover: p of the token that came next",
-        height or int(np.clip(200 + 44 * L1, 360, 760)), margin=dict(l=90, r=20, t=70, b=100),
-        legend=dict(x=1, xanchor="right", y=-0.12, yanchor="top", orientation="h", font=dict(size=14)),
+        height or int(np.clip(230 + 44 * L1, 390, 790)), margin=dict(l=90, r=20, t=70, b=130),
+        legend=dict(x=1, xanchor="right", y=-0.3, yanchor="top", orientation="h", font=dict(size=14)),
         xaxis=_axis(domain=[0, 0.7], tickmode="array", tickvals=list(cols), ticktext=xt, showgrid=False, zeroline=False),
         yaxis=_axis(tickmode="array", tickvals=list(y), ticktext=[label(n, 12) for n in layer_names], showgrid=False,
                     zeroline=False, range=[-0.5, L1 - 0.5]),
@@ -947,7 +947,7 @@ def logit_lens(layer_names: Sequence[str], tokens: Sequence[str], top_tokens: Se
 
 
 def param_counts(components: dict[str, int], total: int, total_untied: int, tied: bool, kv_bytes_per_token: int,
-                 kv_formula: str = "", height: int = 380) -> go.Figure:
+                 kv_formula: str = "", height: int = 420) -> go.Figure:
     """Where the parameters are, per component, with the totals with and without weight tying, and
     what one more token costs in the KV cache (memory that grows with the text, not the model)."""
     names = list(components)
@@ -967,9 +967,9 @@ def param_counts(components: dict[str, int], total: int, total_untied: int, tied
            f"(tying saves {saving:,})" if tied else f"{total:,} parameters (head not tied; tied it would be "
                                                    f"{total - components.get('head', 0):,})")
     kv = f"KV cache: {_fmt_count_bytes(kv_bytes_per_token)} per token" + (f"<br>= {kv_formula}" if kv_formula else "")
-    note = dict(text=kv, xref="paper", yref="paper", x=0, y=-0.2, xanchor="left", yanchor="top", showarrow=False,
-                font=dict(size=14))
-    return _figure(data, tie, height, margin=dict(l=110, r=40, t=70, b=110), annotations=[note],
+    note = dict(text=kv, xref="paper", yref="paper", x=0, y=-0.3, xanchor="left", yanchor="top", showarrow=False,
+                font=dict(size=14))  # below the axis title
+    return _figure(data, tie, height, margin=dict(l=110, r=40, t=70, b=150), annotations=[note],
                    xaxis=_axis(title=_axis_title("parameters"), range=[0, 1.6 * max(1, int(counts.max(initial=1)))]),
                    yaxis=_axis(autorange="reversed"))
 
