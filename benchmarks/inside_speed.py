@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--model", default="shakespeare", choices=["shakespeare", "random"])
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (app.py runs 1 per event)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model, tok = model_and_tokenizer(a.model)

@@ -227,22 +227,36 @@ def objective_row(model: GPT, tokenizer: Tokenizer, x: torch.Tensor, y: torch.Te
 @dataclass(frozen=True)
 class LiveUpdate:
     progress: Progress
-    sample: str | None = None  # greedy continuation of the fixed prompt, every few steps
+    sample: str | None = None  # seeded sample after the fixed prompt, every few steps
     probe_tokens: list[str] | None = None
     probe_attention: np.ndarray | None = None  # (T, T) last layer, head 0, on the fixed sentence
     objective: ObjectiveRow | None = None
     stopped_by: str | None = None  # "steps" | "time limit" | "stop button" at the end
 
 
+SAMPLE_TEMPERATURE = 0.8  # the Train tab's sample: seeded, so two samples differ only because the model did
+
+
 @torch.no_grad()
-def greedy_sample(model: GPT, tokenizer: Tokenizer, prompt: str, n: int) -> str:
+def sample_text(model: GPT, tokenizer: Tokenizer, prompt: str, n: int, temperature: float = SAMPLE_TEMPERATURE,
+                seed: int = 0) -> str:
+    """``n`` tokens sampled after ``prompt`` at ``temperature`` with a fixed seed (0 = greedy).
+
+    Sampling, not greedy: a half-trained model's argmax is the most frequent token ("\n\n\n..."),
+    which hides that it has learnt words; a seeded sample shows them as soon as they are there.
+    """
     was_training = model.training
     model.eval()
+    gen = torch.Generator().manual_seed(seed)
     ids = tokenizer.encode_ids(prompt)[-(model.config.block_size - n):]
     out = model(torch.tensor([ids]))
     new = []
     for _ in range(n):
-        nxt = int(out.logits[0, -1].argmax())
+        logits = out.logits[0, -1]  # (V,)
+        if temperature > 0:
+            nxt = int(torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=gen))
+        else:
+            nxt = int(logits.argmax())
         new.append(nxt)
         out = model(torch.tensor([[nxt]]), past_kv=out.kv)
     model.train(was_training)
@@ -273,7 +287,7 @@ def live_training(model: GPT, tokenizer: Tokenizer, train_data: np.ndarray, val_
                 model.eval()
                 att = model(probe_ids, use_cache=False, return_attn=True).attn[-1][0, 0].numpy()  # (T, T)
                 model.train(was)
-            yield LiveUpdate(rec, greedy_sample(model, tokenizer, prompt, 24),
+            yield LiveUpdate(rec, sample_text(model, tokenizer, prompt, 24),
                              [tokenizer.token_str(i) for i in probe_ids[0].tolist()], att,
                              objective_row(model, tokenizer, fixed_x, fixed_y), stop)
         else:
