@@ -36,8 +36,10 @@ from playground.tokenizer import EOS, Tokenizer
 
 log = logging.getLogger(__name__)
 
-EMBEDDED = {"shakespeare": ASSETS / "model"}
-OFFERED_MODELS = ("shakespeare", "gpt2")  # what the app lists
+# shipped with the app: the default, and its grouped-query twin (8 query heads share 2 key/value heads;
+# same corpus and tokenizer) that makes the KV-cache saving of GQA measurable
+EMBEDDED = {"shakespeare": ASSETS / "model", "shakespeare-gqa": ASSETS / "model-gqa"}
+OFFERED_MODELS = ("shakespeare", "shakespeare-gqa", "gpt2")  # what the app lists
 GPT2_ENV = "PLAYGROUND_GPT2_DIR"  # a local GPT-2 folder that "gpt2" resolves to
 # short names -> canonical Hub repos (the short ones still redirect on the Hub)
 HUB_ALIASES = {

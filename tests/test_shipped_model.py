@@ -1,4 +1,6 @@
-"""The embedded model as shipped: it loads, fits the size rule, and its validation figure holds."""
+"""The shipped models as shipped: they load, fit the size rule, and their validation figures hold.
+
+"shakespeare" is the default; "shakespeare-gqa" is its grouped-query twin (same corpus, same tokenizer)."""
 from __future__ import annotations
 
 import json
@@ -12,12 +14,14 @@ from playground.corpus import ASSETS
 from playground.evaluate import evaluate_nats
 
 MODEL_DIR = ASSETS / "model"
+GQA_DIR = ASSETS / "model-gqa"
 
 
-def test_files_and_size_rule():
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md"):
-        assert (MODEL_DIR / name).is_file(), name
-    assert (MODEL_DIR / "model.safetensors").stat().st_size <= 9_000_000  # pushes to a Space without LFS
+@pytest.mark.parametrize("folder", [MODEL_DIR, GQA_DIR], ids=["shakespeare", "shakespeare-gqa"])
+def test_files_and_size_rule(folder):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md", "train_log.json"):
+        assert (folder / name).is_file(), name
+    assert (folder / "model.safetensors").stat().st_size <= 9_000_000  # pushes to a Space without LFS
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +57,28 @@ def test_validation_figure_holds_and_matches_the_model_card(shipped):
     logged = json.loads((MODEL_DIR / "train_log.json").read_text())["eval"]["nats_per_char"]
     assert abs(result["nats_per_char"] - logged) < 1e-3
     assert f"{logged:.4f}" in (MODEL_DIR / "README.md").read_text()
+
+
+def test_the_gqa_twin_shares_the_tokenizer_and_its_cache_is_smaller_by_the_head_ratio(shipped):
+    from playground.model import KVCache
+
+    model, tok = shipped
+    gqa, gtok = load_model("shakespeare-gqa")
+    assert (GQA_DIR / "tokenizer.json").read_bytes() == (MODEL_DIR / "tokenizer.json").read_bytes()
+    c, g = model.config, gqa.config
+    assert g.n_kv_head < g.n_head and (g.n_layer, g.n_embd, g.block_size) == (c.n_layer, c.n_embd, c.block_size)
+    ids = torch.tensor([tok.encode_ids("ROMEO:\nBut soft, what light through yonder window breaks?")])
+    with torch.no_grad():
+        kv_mha, kv_gqa = model(ids).kv, gqa(ids).kv
+    # per position: 2 x layers x kv_heads x head_dim x bytes; the head size differs (256/4 vs 256/8)
+    assert kv_mha.nbytes == KVCache.formula_bytes(c, 1, ids.shape[1])
+    assert kv_gqa.nbytes == KVCache.formula_bytes(g, 1, ids.shape[1])
+    assert kv_mha.nbytes * g.n_kv_head * (g.n_embd // g.n_head) == kv_gqa.nbytes * c.n_kv_head * (c.n_embd // c.n_head)
+
+
+def test_the_gqa_twins_validation_figure_matches_its_card():
+    model, tok = load_model("shakespeare-gqa")
+    result = evaluate_nats(model, tok)
+    logged = json.loads((GQA_DIR / "train_log.json").read_text())["eval"]["nats_per_char"]
+    assert abs(result["nats_per_char"] - logged) < 1e-3
+    assert f"{logged:.4f}" in (GQA_DIR / "README.md").read_text()

@@ -286,9 +286,10 @@ def test_hub_id_offline_mode_fails_at_once_and_model_choices_says_why(empty_hub,
         load_model("distilgpt2")
     choices = model_choices()
     assert time.perf_counter() - t0 < 2.0
-    assert set(choices) == {"shakespeare", "gpt2"}
+    assert set(choices) == {"shakespeare", "shakespeare-gqa", "gpt2"}
     assert GPT2_ENV in choices["gpt2"] and "HF_HUB_OFFLINE" in choices["gpt2"]
-    assert (choices["shakespeare"] is None) == (weights.missing_files(weights.EMBEDDED["shakespeare"]) == [])
+    for name in ("shakespeare", "shakespeare-gqa"):  # shipped: available exactly when their files are there
+        assert (choices[name] is None) == (weights.missing_files(weights.EMBEDDED[name]) == [])
 
 
 @torch.no_grad()
