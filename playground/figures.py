@@ -27,6 +27,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import diverging, make_colorscale, sample_colorscale, sequential
 
+from playground.i18n import t as _t
+
 FONT = dict(family="Inter, 'Noto Sans', 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', Arial, sans-serif", size=15,
             color="#222")
 TITLE_SIZE = 17
@@ -126,7 +128,7 @@ def placeholder(message: str, height: int = 260) -> go.Figure:
 
 # -- attention ---------------------------------------------------------------------------------------
 def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], layer: int, head: int,
-                      highlight_query: int | None = None, height: int | None = None) -> go.Figure:
+                      highlight_query: int | None = None, height: int | None = None, lang: str = "en") -> go.Figure:
     """One head's attention: query positions down, key positions across, weights 0..1.
 
     ``weights`` is (S, S), row i = position i's query (zeros above the diagonal in a causal model).
@@ -154,10 +156,10 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], layer: int, he
         shapes.append(dict(type="rect", x0=-0.5, x1=S - 0.5, y0=highlight_query - 0.5, y1=highlight_query + 0.5,
                            line=dict(color=CHOSEN, width=3)))
     return _figure(
-        [trace], f"Attention · layer {layer}, head {head}<br>each row: which earlier tokens that token reads",
+        [trace], _t("fig.attn_title", lang, layer=layer, head=head),
         height or int(np.clip(200 + 22 * S, 440, 780)), margin=dict(l=110, r=30, t=90, b=110), shapes=shapes,
-        xaxis=_axis(title=_axis_title("key (attended-to) token"), tickangle=-50, showgrid=False, **ticks),
-        yaxis=_axis(title=_axis_title("query token"), autorange="reversed", showgrid=False, **ticks),
+        xaxis=_axis(title=_axis_title(_t("fig.attn_x", lang)), tickangle=-50, showgrid=False, **ticks),
+        yaxis=_axis(title=_axis_title(_t("fig.attn_y", lang)), autorange="reversed", showgrid=False, **ticks),
     )
 
 
@@ -172,7 +174,8 @@ def overview_cell(layer: int, head: int, window: int) -> tuple[int, int]:
 
 
 def attention_overview(attn: np.ndarray, tokens: Sequence[str], selected: tuple[int, int] | None = None,
-                       max_cells: int = 24_000, total: int | None = None, height: int | None = None) -> go.Figure:
+                       max_cells: int = 24_000, total: int | None = None, height: int | None = None,
+                       lang: str = "en") -> go.Figure:
     """Every layer × head at once, as ONE tiled heatmap (a grid of small attention matrices).
 
     ``attn`` is (n_layer, n_head, S, S). One trace instead of L×H subplots keeps this cheap
@@ -204,25 +207,25 @@ def attention_overview(attn: np.ndarray, tokens: Sequence[str], selected: tuple[
         shapes.append(dict(type="rect", x0=h * step - 0.9, x1=h * step + W - 0.1, y0=l * step - 0.9,
                            y1=l * step + W - 0.1, line=dict(color=CHOSEN, width=3)))
     total = max(S, total or S)
-    shown = f"all {S} positions" if W == total else f"last {W} of {total} positions"
+    shown = _t("fig.all_positions", lang, S=S) if W == total else _t("fig.last_positions", lang, W=W, total=total)
     trace = dict(type="heatmap", z=z, customdata=cd, zmin=0.0, zmax=1.0, colorscale=WEIGHT_SCALE, hoverongaps=False,
                  colorbar=dict(title=dict(text="weight"), thickness=16),
                  hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>weight %{z:.3f}"
                                "<br>click: open this head<extra></extra>")
     return _figure(
-        [trace], f"All {L} layers × {H} heads ({shown}) · click a tile to open that head",
+        [trace], _t("fig.overview_title", lang, L=L, H=H, shown=shown),
         height or int(np.clip(130 + L * min(200, 800 / H), 360, 760)), margin=dict(l=90, r=30, t=100, b=20),
         shapes=shapes, meta=dict(window=W, n_layer=L, n_head=H), dragmode=False,
         xaxis=_axis(tickmode="array", tickvals=[h * step + centre for h in range(H)], side="top", showgrid=False,
-                    zeroline=False, ticktext=[f"head {h}" for h in range(H)], tickangle=0 if H <= 8 else -60),
+                    zeroline=False, ticktext=[_t("fig.head_n", lang, h=h) for h in range(H)], tickangle=0 if H <= 8 else -60),
         yaxis=_axis(tickmode="array", tickvals=[l * step + centre for l in range(L)], autorange="reversed",
-                    ticktext=[f"layer {l}" for l in range(L)], showgrid=False, zeroline=False),
+                    ticktext=[_t("fig.layer_n", lang, l=l) for l in range(L)], showgrid=False, zeroline=False),
     )
 
 
 def causal_mask_panels(tokens: Sequence[str], weights: np.ndarray, scores: np.ndarray | None = None,
                        layer: int = 0, head: int = 0, max_tokens: int = 8, total: int | None = None,
-                       height: int | None = None) -> go.Figure:
+                       height: int | None = None, lang: str = "en") -> go.Figure:
     """The causal-mask story of the course notes (§15.2), four panels for one layer/head, read
     left to right, top to bottom:
 
@@ -286,8 +289,7 @@ def causal_mask_panels(tokens: Sequence[str], weights: np.ndarray, scores: np.nd
     data.append(panel(3, z=w, zmin=0.0, zmax=1.0, colorscale=WEIGHT_SCALE, text=[[f"{v:.2f}" for v in row] for row in w],
                       **cell_text, hovertemplate="%{customdata}<br>weight %{z:.3f}<extra></extra>",
                       colorbar=colorbar(3)))
-    titles = ["① the mask: 1 = may look, 0 = hidden", "② raw scores QKᵀ/√d",
-              f"③ masked scores: the future becomes {NEG_INF}", "④ softmax: each row sums to 1, future = 0"]
+    titles = [_t("fig.mask_p1", lang), _t("fig.mask_p2", lang), _t("fig.mask_p3", lang, neg=NEG_INF), _t("fig.mask_p4", lang)]
     ticks = _ticks(toks)
     axes = {}
     for k in range(4):
@@ -298,18 +300,18 @@ def causal_mask_panels(tokens: Sequence[str], weights: np.ndarray, scores: np.nd
                           yanchor="bottom", showarrow=False, font=dict(size=15)))
     for name, r in (("yaxis", rows[0]), ("yaxis2", rows[1])):
         axes[name] = _axis(domain=r, anchor="x" if name == "yaxis" else "x3", autorange="reversed", showgrid=False,
-                           zeroline=False, title=_axis_title("query"), **ticks)
+                           zeroline=False, title=_axis_title(_t("fig.query", lang)), **ticks)
     total = max(T, total or T)
-    shown = f"first {n} of {total} positions" if n < total else f"{total} positions"
+    shown = _t("fig.mask_first", lang, n=n, total=total) if n < total else _t("fig.mask_all", lang, total=total)
     return _figure(
-        data, f"Causal mask · layer {layer}, head {head} · {shown} (row = query, column = key)",
+        data, _t("fig.mask_title", lang, layer=layer, head=head, shown=shown),
         height or int(np.clip(190 + 2 * 36 * n, 480, 820)), margin=dict(l=100, r=30, t=90, b=70),
         annotations=notes, plot_bgcolor="#E6E6E6", **axes,
     )
 
 
 def leak_check(tokens: Sequence[str], changed_at: int, new_token: str, before: np.ndarray, after: np.ndarray,
-               max_abs_diff: np.ndarray, height: int = 400) -> go.Figure:
+               max_abs_diff: np.ndarray, height: int = 400, lang: str = "en") -> go.Figure:
     """Change the token at ``changed_at``; every position before it must predict exactly as before.
 
     ``before`` / ``after`` (T,): at each position, the probability both runs give to the token the
@@ -326,31 +328,32 @@ def leak_check(tokens: Sequence[str], changed_at: int, new_token: str, before: n
     diff_text = ["Δ 0" if v == 0 else f"Δ {v:.0e}" for v in d] if T <= 16 else None  # labels only while they fit
     hover = "position %{x}<br>p = %{y:.4f}<br>max |Δp| over the vocabulary = %{customdata:.2e}<extra>%{fullData.name}</extra>"
     data = [
-        dict(type="bar", x=x, y=b, name="original text", marker=dict(color=KEPT), customdata=d, hovertemplate=hover),
-        dict(type="bar", x=x, y=a, name=f"token {changed_at} changed", marker=dict(color=CHOSEN), text=diff_text,
+        dict(type="bar", x=x, y=b, name=_t("fig.leak_before", lang), marker=dict(color=KEPT), customdata=d, hovertemplate=hover),
+        dict(type="bar", x=x, y=a, name=_t("fig.leak_after", lang, at=changed_at), marker=dict(color=CHOSEN), text=diff_text,
              textposition="outside", textfont=dict(size=14), customdata=d, hovertemplate=hover, cliponaxis=False),
     ]
     shade = dict(type="rect", xref="x", yref="paper", x0=changed_at - 0.5, x1=T - 0.5, y0=0, y1=1,
                  fillcolor=CHOSEN, opacity=0.10, line=dict(width=0), layer="below")
-    note = dict(text="these positions see the change", xref="x", yref="paper", x=changed_at - 0.4, y=1.0,
+    note = dict(text=_t("fig.leak_note", lang), xref="x", yref="paper", x=changed_at - 0.4, y=1.0,
                 xanchor="left", yanchor="top", showarrow=False, font=dict(size=14, color="#9a4a00"))
     earlier = float(d[:changed_at].max(initial=0.0))
-    verdict = "unchanged, exactly ✓" if earlier == 0.0 else f"max |Δp| = {earlier:.1e}"
+    verdict = _t("fig.leak_ok", lang) if earlier == 0.0 else f"max |Δp| = {earlier:.1e}"
     who = label(new_token, 20)
-    title = (f"Leak check: token {changed_at} → “{who}” · positions 0–{changed_at - 1}: {verdict}" if changed_at
-             else f"Leak check: token 0 → “{who}” (every position sees it)")
+    title = (_t("fig.leak_title", lang, at=changed_at, who=who, last=changed_at - 1, verdict=verdict) if changed_at
+             else _t("fig.leak_title0", lang, who=who))
     top = max(1e-6, float(max(b.max(initial=0), a.max(initial=0)))) * 1.3
     return _figure(data, title, height, margin=dict(l=80, r=20, t=90, b=110), shapes=[shade], annotations=[note],
                    barmode="group", legend=_legend_top(), uniformtext=dict(minsize=14, mode="hide"),
-                   xaxis=_axis(title=_axis_title("position (its token)"), tickangle=-50, showgrid=False, zeroline=False,
+                   xaxis=_axis(title=_axis_title(_t("fig.leak_x", lang)), tickangle=-50, showgrid=False, zeroline=False,
                                **_ticks(tokens)),
-                   yaxis=_axis(title=_axis_title("p(original top next token)"), range=[0, top]))
+                   yaxis=_axis(title=_axis_title(_t("fig.leak_y", lang)), range=[0, top]))
 
 
 # -- the next token ------------------------------------------------------------------------------------
 def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values: np.ndarray, removed: np.ndarray,
                       chosen: int | None, rest_count: Sequence[int] | None = None, rest_mass: Sequence[float] | None = None,
-                      mode: str = "probs", title: str = "Next token", height: int | None = None) -> go.Figure:
+                      mode: str = "probs", title: str = "Next token", height: int | None = None,
+                      lang: str = "en") -> go.Figure:
     """The top tokens as each decoding stage leaves them: one panel per stage, the same rows in each.
 
     ``values`` (n_stages, N): probability (``mode="probs"``) or logit (``mode="logits"``) of row
@@ -400,7 +403,7 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
             shown = [f"{p:.1%}" if p >= 0.001 else (f"{p:.2%}" if p >= 0.0001 else "<0.01%") for p in v[i]]
         else:
             shown = [f"{p:.2f}" for p in v[i]]
-        text = ["removed" if g else ("below top list" if u else s) for g, u, s in zip(gone, unknown[i], shown)]
+        text = [_t("fig.removed", lang) if g else (_t("fig.below", lang) if u else s) for g, u, s in zip(gone, unknown[i], shown)]
         xs = np.where(gone, stub, np.nan_to_num(v[i], nan=0.0, neginf=0.0))
         bar = dict(type="bar", x=xs, y=y, orientation="h", xaxis="x" if i == 0 else f"x{i + 1}", yaxis="y",
                    marker=dict(color=list(colours), pattern=dict(shape=["/" if g else "" for g in gone], fgcolor="#777")),
@@ -416,20 +419,21 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
         notes.append(dict(text=f"<b>{stage_labels[i]}</b>", xref="paper", yref="paper", y=1.0, yanchor="bottom",
                           x=x0 + width / 2, showarrow=False, font=dict(size=14)))
         if rest_count is not None:
-            more = f"+ {int(rest_count[i]):,} more"
+            more = _t("fig.more", lang, n=f"{int(rest_count[i]):,}")
             if rest_mass is not None and mode == "probs":
                 more += f"<br>{float(rest_mass[i]):.1%}"
             notes.append(dict(text=more, xref="paper", yref="paper", y=0.0, yanchor="top", yshift=-6, x=x0 + width / 2,
                               showarrow=False, font=dict(size=14, color="#444")))
-    for name, colour, shape in (("kept", KEPT, ""), ("removed", REMOVED, "/"), ("chosen", CHOSEN, "")):
+    for name, colour, shape in ((_t("fig.kept", lang), KEPT, ""), (_t("fig.removed", lang), REMOVED, "/"),
+                                (_t("fig.chosen", lang), CHOSEN, "")):
         data.append(dict(type="bar", x=[None], y=[None], name=name, orientation="h", hoverinfo="skip", showlegend=True,
                          marker=dict(color=colour, pattern=dict(shape=shape, fgcolor="#777"))))
-    what = "probability" if mode == "probs" else "logit (score before softmax)"
+    what = _t("fig.bar_prob", lang) if mode == "probs" else _t("fig.bar_logit", lang)
     return _figure(
         data, title, height or 215 + 30 * N, margin=dict(l=130, r=20, t=115, b=100), annotations=notes,
         barmode="overlay", bargap=0.25, **axes,
         legend=dict(orientation="h", x=1, xanchor="right", y=0, yref="container", yanchor="bottom", font=dict(size=14),
-                    title=dict(text=f"bar = {what}:  ")),
+                    title=dict(text=_t("fig.bar_is", lang, what=what))),
         yaxis=_axis(tickmode="array", tickvals=y, ticktext=labels, autorange="reversed", showgrid=False, zeroline=False,
                     tickfont=dict(size=15, family="'DejaVu Sans Mono', 'WenQuanYi Micro Hei', monospace")),
     )
@@ -437,7 +441,7 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
 
 # -- the KV cache --------------------------------------------------------------------------------------
 def step_latency(steps: Sequence[int], forward_ms: Sequence[float], step_ms: Sequence[float], kv_cache: Sequence[bool],
-                 tokens_processed: Sequence[int], height: int = 360) -> go.Figure:
+                 tokens_processed: Sequence[int], height: int = 360, lang: str = "en") -> go.Figure:
     """Per-step wall time: the forward (bars, coloured by cache on/off) and the whole step (line)."""
     s = _as_array(steps, "steps", 1, dtype=np.int64)
     f, t = _as_array(forward_ms, "forward_ms", 1), _as_array(step_ms, "step_ms", 1)
@@ -446,16 +450,16 @@ def step_latency(steps: Sequence[int], forward_ms: Sequence[float], step_ms: Seq
     if not (len(s) == len(f) == len(t) == len(on) == len(n_tok)):
         raise ValueError("steps, forward_ms, step_ms, kv_cache and tokens_processed must have the same length")
     data = []
-    for flag, name, colour in ((True, "forward, cache on", CACHE_ON), (False, "forward, cache off", CACHE_OFF)):
+    for flag, name, colour in ((True, _t("fig.fwd_on", lang), CACHE_ON), (False, _t("fig.fwd_off", lang), CACHE_OFF)):
         m = on == flag
         data.append(dict(type="bar", x=s[m], y=f[m], name=name, marker=dict(color=colour), customdata=n_tok[m],
                          hovertemplate="step %{x}<br>forward %{y:.2f} ms<br>read %{customdata} token(s)<extra></extra>"))
-    data.append(dict(type="scatter", x=s, y=t, mode="lines+markers", name="whole step", line=dict(color="#333", width=2),
+    data.append(dict(type="scatter", x=s, y=t, mode="lines+markers", name=_t("fig.whole_step", lang), line=dict(color="#333", width=2),
                      hovertemplate="step %{x}<br>whole step %{y:.2f} ms<extra></extra>"))
-    med = f" · median forward {np.median(f):.2f} ms" if len(f) else ""
-    return _figure(data, "Time per step" + med, height, barmode="overlay", legend=_legend_top(),
-                   xaxis=_axis(title=_axis_title("step"), dtick=max(1, math.ceil(len(s) / 25))),
-                   yaxis=_axis(title=_axis_title("milliseconds"), rangemode="tozero"))
+    med = _t("fig.median", lang, ms=f"{np.median(f):.2f}") if len(f) else ""
+    return _figure(data, _t("fig.latency_title", lang) + med, height, barmode="overlay", legend=_legend_top(),
+                   xaxis=_axis(title=_axis_title(_t("fig.step", lang)), dtick=max(1, math.ceil(len(s) / 25))),
+                   yaxis=_axis(title=_axis_title(_t("fig.ms", lang)), rangemode="tozero"))
 
 
 def _byte_unit(n: float) -> tuple[float, str]:
@@ -466,7 +470,8 @@ def _byte_unit(n: float) -> tuple[float, str]:
 
 
 def cache_memory(positions: Sequence[int], measured_bytes: Sequence[int], allocated_bytes: Sequence[int],
-                 bytes_per_position: int, block_size: int, formula: str, height: int = 380) -> go.Figure:
+                 bytes_per_position: int, block_size: int, formula: str, height: int = 380,
+                 lang: str = "en") -> go.Figure:
     """KV cache size vs positions: the formula's straight line up to the context window, the measured
     ``numel × element_size`` of each step (points), and the buffers actually reserved (they grow by
     doubling, so reserved ≥ in use)."""
@@ -482,46 +487,46 @@ def cache_memory(positions: Sequence[int], measured_bytes: Sequence[int], alloca
     scale, unit = _byte_unit(bytes_per_position * right)
     line_x = np.array([0, right])
     data = [
-        dict(type="scatter", x=line_x, y=line_x * bytes_per_position / scale, mode="lines", name="formula",
+        dict(type="scatter", x=line_x, y=line_x * bytes_per_position / scale, mode="lines", name=_t("fig.formula", lang),
              line=dict(color="#888", dash="dash", width=2), hovertemplate=f"%{{x}} positions → %{{y:.2f}} {unit}<extra>formula</extra>"),
-        dict(type="scatter", x=p, y=al / scale, mode="lines", name="reserved buffers", line=dict(color=CHOSEN, shape="hv", width=2),
+        dict(type="scatter", x=p, y=al / scale, mode="lines", name=_t("fig.reserved", lang), line=dict(color=CHOSEN, shape="hv", width=2),
              hovertemplate=f"%{{x}} positions: %{{y:.2f}} {unit} reserved<extra></extra>"),
-        dict(type="scatter", x=p, y=m / scale, mode="markers", name="measured (in use)", marker=dict(color=CACHE_ON, size=9),
+        dict(type="scatter", x=p, y=m / scale, mode="markers", name=_t("fig.in_use", lang), marker=dict(color=CACHE_ON, size=9),
              hovertemplate=f"%{{x}} positions: %{{y:.3f}} {unit} in use<extra></extra>"),
     ]
     note = dict(text=label(formula, 220), xref="paper", yref="paper", x=0.01, y=0.98, xanchor="left", yanchor="top",
                 showarrow=False, align="left", font=dict(size=14), bgcolor="rgba(255,255,255,0.85)")
     full_scale, full_unit = _byte_unit(bytes_per_position * block_size)
-    title = (f"KV cache memory · {bytes_per_position:,} bytes per position · full {block_size}-token window = "
-             f"{bytes_per_position * block_size / full_scale:.3g} {full_unit}")
+    title = _t("fig.mem_title", lang, per=bytes_per_position, block=block_size,
+               full=f"{bytes_per_position * block_size / full_scale:.3g} {full_unit}")
     return _figure(data, title, height, annotations=[note], legend=_legend_top(),
-                   xaxis=_axis(title=_axis_title("positions in the cache"), range=[0, right * 1.02]),
+                   xaxis=_axis(title=_axis_title(_t("fig.positions", lang)), range=[0, right * 1.02]),
                    yaxis=_axis(title=_axis_title(unit), rangemode="tozero"))
 
 
 def cache_comparison(positions: Sequence[int], cached_ms: Sequence[float], uncached_ms: Sequence[float],
-                     same_tokens: bool, max_logit_diff: float, height: int = 380) -> go.Figure:
+                     same_tokens: bool, max_logit_diff: float, height: int = 380, lang: str = "en") -> go.Figure:
     """Greedy generation timed with and without the KV cache: forward ms vs context length."""
     p = _as_array(positions, "positions", 1, dtype=np.int64)
     c, u = _as_array(cached_ms, "cached_ms", 1), _as_array(uncached_ms, "uncached_ms", 1)
     if not len(p) == len(c) == len(u):
         raise ValueError("positions, cached_ms and uncached_ms must have the same length")
     data = [
-        dict(type="scatter", x=p, y=u, mode="lines+markers", name="cache off (re-reads everything)",
+        dict(type="scatter", x=p, y=u, mode="lines+markers", name=_t("fig.cache_off", lang),
              line=dict(color=CACHE_OFF, width=3), hovertemplate="context %{x}: %{y:.2f} ms<extra>cache off</extra>"),
-        dict(type="scatter", x=p, y=c, mode="lines+markers", name="cache on (reads 1 token)",
+        dict(type="scatter", x=p, y=c, mode="lines+markers", name=_t("fig.cache_on", lang),
              line=dict(color=CACHE_ON, width=3), hovertemplate="context %{x}: %{y:.2f} ms<extra>cache on</extra>"),
     ]
     speed = float(u.sum() / max(c.sum(), 1e-9)) if len(c) else float("nan")
-    same = "same tokens ✓" if same_tokens else "tokens differ ✗"
-    return _figure(data, f"Cache on vs off · {speed:.1f}× faster in total · {same} · max |Δlogit| {max_logit_diff:.1e}",
-                   height, legend=_legend_top(), xaxis=_axis(title=_axis_title("context length (tokens)")),
-                   yaxis=_axis(title=_axis_title("forward ms"), rangemode="tozero"))
+    same = _t("fig.same_tokens", lang) if same_tokens else _t("fig.diff_tokens", lang)
+    return _figure(data, _t("fig.cmpcache_title", lang, speed=speed, same=same, diff=max_logit_diff),
+                   height, legend=_legend_top(), xaxis=_axis(title=_axis_title(_t("fig.ctx_len", lang))),
+                   yaxis=_axis(title=_axis_title(_t("fig.fwd_ms", lang)), rangemode="tozero"))
 
 
 # -- beam search ----------------------------------------------------------------------------------------
 def beam_tree(nodes: Sequence, labels: Sequence[str], best_path: Sequence[int] = (), max_steps: int = 10,
-              length_penalty: float = 1.0, height: int | None = None) -> go.Figure:
+              length_penalty: float = 1.0, height: int | None = None, lang: str = "en") -> go.Figure:
     """The tree beam search explored: one column per step, that step's candidates ranked top to bottom.
 
     ``nodes``: objects with ``node_id, step, parent, logprob, cum_logprob, kept, finished, score``
@@ -596,13 +601,13 @@ def beam_tree(nodes: Sequence, labels: Sequence[str], best_path: Sequence[int] =
                                  colorbar=dict(title=dict(text="edge log p"), thickness=16))))
     n_steps = max(by_step, default=-1) + 1
     total = max((n.step for n in nodes), default=-1) + 1
-    more = f" (first {n_steps} of {total} steps)" if n_steps < total else ""
+    more = _t("fig.beam_more", lang, n=n_steps, total=total) if n_steps < total else ""
     return _figure(
-        data, f"Beam search tree{more} · solid = kept, dotted = pruned, ★ = finished with its score",
+        data, _t("fig.beam_title", lang, more=more),
         height or int(np.clip(150 + 46 * rows, 400, 760)), margin=dict(l=110, r=30, t=90, b=60), annotations=notes,
         legend=_legend_top(),
-        xaxis=_axis(title=_axis_title("step"), range=[-1.6, n_steps - 0.4], dtick=1, zeroline=False, showgrid=False),
-        yaxis=_axis(title=_axis_title("candidates, best first"), autorange="reversed", showticklabels=False,
+        xaxis=_axis(title=_axis_title(_t("fig.beam_x", lang)), range=[-1.6, n_steps - 0.4], dtick=1, zeroline=False, showgrid=False),
+        yaxis=_axis(title=_axis_title(_t("fig.beam_y", lang)), autorange="reversed", showticklabels=False,
                     zeroline=False, showgrid=False),
     )
 
@@ -612,7 +617,8 @@ TRAIN, VAL = "#4C78A8", "#E45756"
 
 
 def loss_curves(steps: Sequence[int], train_loss: Sequence[float], val_steps: Sequence[int] = (),
-                val_loss: Sequence[float] = (), total_steps: int | None = None, height: int = 420) -> go.Figure:
+                val_loss: Sequence[float] = (), total_steps: int | None = None, height: int = 420,
+                lang: str = "en") -> go.Figure:
     """Training loss of every step (thin line) and validation loss at its evaluations (points + line).
 
     ``total_steps`` fixes the x axis to the whole run, so the curve grows to the right while it trains
@@ -624,24 +630,24 @@ def loss_curves(steps: Sequence[int], train_loss: Sequence[float], val_steps: Se
     vl = _as_array(val_loss, "val_loss", 1)
     if len(s) != len(tr) or len(vs) != len(vl):
         raise ValueError("steps/train_loss and val_steps/val_loss must have the same lengths")
-    data = [dict(type="scatter", x=s, y=tr, mode="lines", name="training batch", line=dict(color=TRAIN, width=2),
+    data = [dict(type="scatter", x=s, y=tr, mode="lines", name=_t("fig.loss_train", lang), line=dict(color=TRAIN, width=2),
                  hovertemplate="step %{x}<br>train loss %{y:.3f}<extra></extra>"),
-            dict(type="scatter", x=vs, y=vl, mode="lines+markers", name="validation (held-out works)",
+            dict(type="scatter", x=vs, y=vl, mode="lines+markers", name=_t("fig.loss_val", lang),
                  line=dict(color=VAL, width=3), marker=dict(size=9),
                  hovertemplate="step %{x}<br>validation loss %{y:.3f}<extra></extra>")]
-    now = f"<br>step {int(s[-1])}: train {tr[-1]:.3f}" if len(s) else ""
-    now += f", validation {vl[-1]:.3f}" if len(vl) else ""
+    now = _t("fig.loss_now", lang, step=int(s[-1]), train=f"{tr[-1]:.3f}") if len(s) else ""
+    now += _t("fig.loss_now_val", lang, val=f"{vl[-1]:.3f}") if len(vl) else ""
     right = total_steps if total_steps else max(10, int(s.max(initial=0)) + 1)
-    return _figure(data, "Loss (cross-entropy, nats per token)" + now, height,
+    return _figure(data, _t("fig.loss_title", lang) + now, height,
                    # below the axis: inside the plot it hid the curve where the loss flattens out
                    legend=dict(x=0, xanchor="left", y=-0.3, yanchor="top", orientation="h", font=dict(size=14)),
                    margin=dict(l=70, r=30, t=110, b=120),
-                   xaxis=_axis(title=_axis_title("training step"), range=[0, right]),
-                   yaxis=_axis(title=_axis_title("loss"), rangemode="tozero"))
+                   xaxis=_axis(title=_axis_title(_t("fig.loss_x", lang)), range=[0, right]),
+                   yaxis=_axis(title=_axis_title(_t("fig.loss_y", lang)), rangemode="tozero"))
 
 
 def objective_panel(inputs: Sequence[str], targets: Sequence[str], target_probs: Sequence[float],
-                    losses: Sequence[float], mean_loss: float, height: int = 480) -> go.Figure:
+                    losses: Sequence[float], mean_loss: float, height: int = 480, lang: str = "en") -> go.Figure:
     """One batch row of the objective: under each input token, the target (the next token), the
     probability the model gave that target (top, 0..1) and its loss −log p (bottom); the dashed
     line is the row's mean, the number training minimises."""
@@ -664,21 +670,21 @@ def objective_panel(inputs: Sequence[str], targets: Sequence[str], target_probs:
     ]
     mean_line = dict(type="line", xref="x2", yref="y2", x0=-0.5, x1=T - 0.5, y0=mean_loss, y1=mean_loss,
                      line=dict(color="#333", width=2, dash="dash"))
-    note = dict(text=f"mean {mean_loss:.3f}", xref="x2", yref="y2", x=T - 0.5, y=mean_loss, xanchor="right",
+    note = dict(text=_t("fig.obj_mean", lang, mean=f"{mean_loss:.3f}"), xref="x2", yref="y2", x=T - 0.5, y=mean_loss, xanchor="right",
                 yanchor="bottom", showarrow=False, font=dict(size=14))
     ticks = dict(tickmode="array", tickvals=list(x), ticktext=pair, range=[-0.5, T - 0.5])
-    title = (f"The objective on one training row: under each input token, its <b>target</b> (the next token)"
-             f"<br>p(target) on top, its loss −log p below; the row's loss = their mean = {mean_loss:.3f}")
+    title = _t("fig.obj_title", lang, mean=f"{mean_loss:.3f}")
     return _figure(data, title, height, margin=dict(l=70, r=30, t=90, b=110), shapes=[mean_line], annotations=[note],
                    showlegend=False, bargap=0.15,
                    xaxis=_axis(anchor="y", showticklabels=False, range=[-0.5, T - 0.5]),
                    xaxis2=_axis(anchor="y2", matches="x", tickangle=0, tickfont=dict(size=13), **ticks),
                    yaxis=_axis(title=_axis_title("p(target)"), domain=[0.56, 1.0], range=[0, 1]),
-                   yaxis2=_axis(title=_axis_title("loss (nats)"), domain=[0.0, 0.44], rangemode="tozero"))
+                   yaxis2=_axis(title=_axis_title(_t("fig.obj_loss", lang)), domain=[0.0, 0.44], rangemode="tozero"))
 
 
 def gqa_cache(names: Sequence[str], bytes_per_position: Sequence[int], kv_heads: Sequence[int], block_size: int,
-              measured_positions: Sequence[int], measured_bytes: Sequence[Sequence[int]], height: int = 400) -> go.Figure:
+              measured_positions: Sequence[int], measured_bytes: Sequence[Sequence[int]], height: int = 400,
+              lang: str = "en") -> go.Figure:
     """KV cache bytes vs position for two models: the formula (lines) and caches measured after a
     forward pass (points); the title gives the second model's saving ("75 % smaller")."""
     if not len(names) == len(bytes_per_position) == len(kv_heads) == len(measured_bytes) == 2:
@@ -700,11 +706,10 @@ def gqa_cache(names: Sequence[str], bytes_per_position: Sequence[int], kv_heads:
                          marker=dict(color=colour, size=11, symbol="diamond", line=dict(color="#222", width=1)),
                          hovertemplate=f"%{{x}} positions: %{{y:.3f}} {unit} measured<extra>{label(name, 30)}</extra>"))
     saving = 1.0 - bytes_per_position[1] / bytes_per_position[0]
-    title = (f"KV cache: {label(names[1], 30)} is <b>{saving:.0%} smaller</b> than {label(names[0], 30)} at every position"
-             .replace("%", " %"))
+    title = _t("fig.gqa_title", lang, b=label(names[1], 30), saving=saving, a=label(names[0], 30)).replace("%", " %")
     return _figure(data, title, height, legend=dict(orientation="h", x=0, y=-0.25, yanchor="top", font=dict(size=14)),
                    margin=dict(l=70, r=30, t=70, b=120),
-                   xaxis=_axis(title=_axis_title("positions in the cache"), range=[0, block_size * 1.02]),
+                   xaxis=_axis(title=_axis_title(_t("fig.positions", lang)), range=[0, block_size * 1.02]),
                    yaxis=_axis(title=_axis_title(unit), rangemode="tozero"))
 
 
@@ -717,7 +722,7 @@ STACK_BOX, STACK_HERE = "#E8EEF6", "#FCE3CC"
 
 
 def forward_stack(n_layer: int, layer: int, n_head: int, head: int, T: int, C: int, V: int,
-                  height: int = 270) -> go.Figure:
+                  height: int = 270, lang: str = "en") -> go.Figure:
     """The whole network as one row of boxes, the selected block opened up below it: where the views are."""
     if not 0 <= layer < n_layer or not 0 <= head < n_head:
         raise ValueError(f"layer {layer} / head {head} outside {n_layer} layers × {n_head} heads")
@@ -725,12 +730,12 @@ def forward_stack(n_layer: int, layer: int, n_head: int, head: int, T: int, C: i
         blocks = list(range(n_layer))
     else:  # keep the row readable for deep models: first, selected, last, with gaps
         blocks = sorted({0, layer, n_layer - 1})
-    top: list[tuple[str, int | None]] = [(f"tokens<br>T={T}", None), (f"embed<br>wte + wpe<br>(T, C={C})", None)]
+    top: list[tuple[str, int | None]] = [(_t("in.tokens", lang, T=T), None), (_t("in.embed", lang, C=C), None)]
     for k, b in enumerate(blocks):
         if k and b - blocks[k - 1] > 1:
             top.append(("…", None))
-        top.append((f"block {b}", b))
-    top += [("LN_f", None), (f"LM head<br>(T, V={V:,})", None), ("softmax<br>→ next token", None)]
+        top.append((_t("in.block", lang, b=b), b))
+    top += [("LN_f", None), (_t("in.lmhead", lang, V=f"{V:,}"), None), (_t("in.softmax", lang), None)]
     shapes, notes = [], []
     w, gap = 1.0, 0.35
     here_x = 0.0
@@ -746,7 +751,8 @@ def forward_stack(n_layer: int, layer: int, n_head: int, head: int, T: int, C: i
                           font=dict(size=14)))
         if i:
             notes.append(dict(text="→", x=x0 - gap / 2, y=1.625, showarrow=False, font=dict(size=16, color="#555")))
-    inner = ["LN₁", f"attention<br>head {head} of {n_head}", "+ residual", "LN₂", f"MLP<br>C→4C→C", "+ residual"]
+    inner = ["LN₁", _t("in.attention", lang, head=head, n=n_head), _t("in.residual", lang), "LN₂", "MLP<br>C→4C→C",
+             _t("in.residual", lang)]
     span = len(top) * (w + gap) - gap
     iw = min(1.5, (span - 0.3 * 5) / 6)
     start = min(max(0.0, here_x + w / 2 - (6 * iw + 5 * 0.3) / 2), span - (6 * iw + 5 * 0.3))
@@ -760,14 +766,13 @@ def forward_stack(n_layer: int, layer: int, n_head: int, head: int, T: int, C: i
     end = start + 6 * iw + 5 * 0.3
     for xa, xb in ((here_x, start), (here_x + w, end)):  # the opened block fans out to its parts
         shapes.append(dict(type="line", x0=xa, x1=xb, y0=1.25, y1=0.8, line=dict(color=CHOSEN, width=2, dash="dot")))
-    return _figure([], f"Where you are: block {layer} of {n_layer}, head {head} · the residual stream (T, C) flows "
-                       f"left to right", height, margin=dict(l=10, r=10, t=50, b=10), annotations=notes, shapes=shapes,
+    return _figure([], _t("in.stack_title", lang, layer=layer, n_layer=n_layer, head=head), height, margin=dict(l=10, r=10, t=50, b=10), annotations=notes, shapes=shapes,
                    dragmode=False, xaxis=dict(visible=False, range=[-0.1, span + 0.1], fixedrange=True),
                    yaxis=dict(visible=False, range=[0, 2.1], fixedrange=True))
 
 
 def stage_panels(panels: Sequence[dict], tokens: Sequence[str], title: str, max_rows: int = INSIDE_ROWS,
-                 max_cols: int = INSIDE_COLS, height: int | None = None) -> go.Figure:
+                 max_cols: int = INSIDE_COLS, height: int | None = None, lang: str = "en") -> go.Figure:
     """A row of heatmaps of one computation, left to right, sharing the token axis.
 
     Each panel: ``dict(name=str, values=(T, N), dim=str, kind="score"|"weight", keys=bool)``;
@@ -809,7 +814,7 @@ def stage_panels(panels: Sequence[dict], tokens: Sequence[str], title: str, max_
         shape = f"(T={T}, {'T' if keys else p.get('dim', 'N')}={N})"
         cut = ""
         if not keys and N > max_cols:
-            cut = f"<br>first {max_cols} of {N}"
+            cut = _t("in.first_cols", lang, m=max_cols, N=N)
         notes.append(dict(text=f"<b>{p['name']}</b><br>{shape}{cut}", xref="paper", yref="paper",
                           x=k * (width + gap) + width / 2, y=1.0, yanchor="bottom", showarrow=False,
                           font=dict(size=14)))
@@ -821,14 +826,14 @@ def stage_panels(panels: Sequence[dict], tokens: Sequence[str], title: str, max_
             notes.append(dict(text="→", xref="paper", yref="paper", x=x0 - gap / 2, y=0.5, showarrow=False,
                               font=dict(size=20, color="#555")))
     rows = T - start
-    shown = f"all {T} positions" if start == 0 else f"last {rows} of {T} positions"
+    shown = _t("in.all_pos", lang, T=T) if start == 0 else _t("in.last_pos", lang, rows=rows, T=T)
     return _figure(data, f"{title} · {shown}", height or int(np.clip(170 + 17 * rows, 330, 720)),
                    margin=dict(l=110, r=20, t=130, b=70), annotations=notes, **axes,
                    yaxis=_axis(autorange="reversed", showgrid=False, zeroline=False, **ticks))
 
 
 def walkthrough_figures(tokens: Sequence[str], stages: dict, dims: dict, layer: int, head: int,
-                        max_rows: int = INSIDE_ROWS, max_cols: int = INSIDE_COLS) -> list[go.Figure]:
+                        max_rows: int = INSIDE_ROWS, max_cols: int = INSIDE_COLS, lang: str = "en") -> list[go.Figure]:
     """The walkthrough of ``playground.inside.walkthrough`` as five rows of panels, in the order
     the data flows: input, Q/K/V, the attention pattern, the attention output, the MLP."""
     T, C, hs, H = dims["T"], dims["C"], dims["head_dim"], dims["n_head"]
@@ -838,35 +843,34 @@ def walkthrough_figures(tokens: Sequence[str], stages: dict, dims: dict, layer: 
     if missing:
         raise ValueError(f"walkthrough stages missing: {', '.join(missing)}")
     s = stages
-    kw = dict(max_rows=max_rows, max_cols=max_cols)
+    kw = dict(max_rows=max_rows, max_cols=max_cols, lang=lang)
     P = lambda name, key, dim="C", **o: dict(name=name, values=s[key], dim=dim, **o)  # noqa: E731
-    inputs = [P("token emb. wte", "embed"), P("position emb. wpe", "pos_embed"),
-              dict(name="= x (sum)", values=np.asarray(s["embed"]) + np.asarray(s["pos_embed"]), dim="C")]
+    inputs = [P(_t("in.wte", lang), "embed"), P(_t("in.wpe", lang), "pos_embed"),
+              dict(name=_t("in.sum", lang), values=np.asarray(s["embed"]) + np.asarray(s["pos_embed"]), dim="C")]
     if layer:
-        inputs.append(P(f"block {layer} input", "resid_pre"))
-    kv = "" if dims.get("n_kv_head", H) == H else f" (shared by {H // dims['n_kv_head']} query heads)"
+        inputs.append(P(_t("in.block_input", lang, layer=layer), "resid_pre"))
+    kv = "" if dims.get("n_kv_head", H) == H else _t("in.shared", lang, n=H // dims["n_kv_head"])
     return [
-        stage_panels(inputs, tokens, "① Input: token embedding + position embedding", **kw),
-        stage_panels([P(f"LN₁(x) · block {layer}", "ln1"), P(f"Q · head {head}", "q", "hs"),
-                      P(f"K · head {head}{kv}", "k", "hs"), P(f"V · head {head}{kv}", "v", "hs")], tokens,
-                     f"② Block {layer}: LayerNorm, then Q, K, V of head {head} of {H} (hs = {C} / {H} = {hs})", **kw),
-        stage_panels([P("scores QKᵀ/√hs", "scores", keys=True), P("causal mask: future = −∞", "masked_scores", keys=True),
-                      P("softmax = attention pattern", "pattern", keys=True, kind="weight"),
-                      P("z = pattern · V", "z", "hs")], tokens,
-                     f"③ Head {head}: scores, causal mask, softmax, weighted sum of V (row = query, column = key)", **kw),
-        stage_panels([P(f"all {H} heads concatenated", "concat"), P("output projection c_proj", "attn_out"),
-                      P("x + attention", "resid_mid")], tokens,
-                     f"④ Block {layer}: heads side by side ({H} × {hs} = {C}), projected, added to the residual stream",
+        stage_panels(inputs, tokens, _t("in.t1", lang), **kw),
+        stage_panels([P(_t("in.ln1", lang, layer=layer), "ln1"), P(_t("in.q", lang, head=head), "q", "hs"),
+                      P(_t("in.k", lang, head=head, kv=kv), "k", "hs"), P(_t("in.v", lang, head=head, kv=kv), "v", "hs")],
+                     tokens, _t("in.t2", lang, layer=layer, head=head, H=H, C=C, hs=hs), **kw),
+        stage_panels([P(_t("in.scores", lang), "scores", keys=True), P(_t("in.masked", lang), "masked_scores", keys=True),
+                      P(_t("in.pattern", lang), "pattern", keys=True, kind="weight"),
+                      P(_t("in.z", lang), "z", "hs")], tokens, _t("in.t3", lang, head=head), **kw),
+        stage_panels([P(_t("in.concat", lang, H=H), "concat"), P(_t("in.cproj", lang), "attn_out"),
+                      P(_t("in.xattn", lang), "resid_mid")], tokens,
+                     _t("in.t4", lang, layer=layer, H=H, hs=hs, C=C),
                      **kw),
-        stage_panels([P("LN₂", "ln2"), P("expand c_fc", "mlp_pre", "4C"), P("GELU", "mlp_post", "4C"),
-                      P("project back c_proj", "mlp_out"), P("x + MLP = block output", "resid_post")], tokens,
-                     f"⑤ Block {layer}: the MLP, C → 4C = {4 * C} → C, and the second residual add", **kw),
+        stage_panels([P("LN₂", "ln2"), P(_t("in.expand", lang), "mlp_pre", "4C"), P("GELU", "mlp_post", "4C"),
+                      P(_t("in.project", lang), "mlp_out"), P(_t("in.blockout", lang), "resid_post")], tokens,
+                     _t("in.t5", lang, layer=layer, C4=4 * C), **kw),
     ]
 
 
 def output_head(tokens: Sequence[str], ln_final: np.ndarray, top_tokens: Sequence[str], top_logits: np.ndarray,
                 top_probs: np.ndarray, V: int, max_rows: int = INSIDE_ROWS, max_cols: int = INSIDE_COLS,
-                height: int = 420) -> go.Figure:
+                height: int = 420, lang: str = "en") -> go.Figure:
     """⑥ The last step: final LayerNorm, the LM head's logits for the last position, softmax.
 
     Left: LN_f of every position (heatmap); right: the last position's top tokens, bar = probability,
@@ -877,29 +881,28 @@ def output_head(tokens: Sequence[str], ln_final: np.ndarray, top_tokens: Sequenc
         raise ValueError("top_tokens, top_logits and top_probs must have the same length")
     _check_len(tokens, x.shape[0], "ln_final")
     T, C = x.shape
-    left = stage_panels([dict(name="LN_f(x)", values=x, dim="C")], tokens, "", max_rows, max_cols)
+    left = stage_panels([dict(name="LN_f(x)", values=x, dim="C")], tokens, "", max_rows, max_cols, lang=lang)
     heat = left.data[0].to_plotly_json() | dict(xaxis="x", yaxis="y")
     names = [f"{i + 1}. {label(t, 20)}" for i, t in enumerate(top_tokens)]
     bars = dict(type="bar", x=pr, y=names, orientation="h", xaxis="x2", yaxis="y2", marker=dict(color=KEPT),
                 text=[f"logit {v:.2f}" for v in lg], textposition="auto", textfont=dict(size=14),
                 hovertemplate="%{y}<br>p = %{x:.4f}<br>%{text}<extra></extra>")
-    cut = f", first {max_cols} of {C} columns" if C > max_cols else ""
+    cut = _t("in.out_cut", lang, m=max_cols, C=C) if C > max_cols else ""
     start = max(0, T - max_rows)
     return _figure(
-        [heat, bars], f"⑥ Final LayerNorm (T={T}, C={C}{cut}) → LM head (V={V:,}) → softmax: last position's "
-                      f"top {len(names)}", height, margin=dict(l=110, r=30, t=70, b=60),
+        [heat, bars], _t("in.out_title", lang, T=T, C=C, cut=cut, V=f"{V:,}", n=len(names)), height, margin=dict(l=110, r=30, t=70, b=60),
         xaxis=_axis(domain=[0, 0.4], showgrid=False, zeroline=False, nticks=4),
         yaxis=_axis(autorange="reversed", showgrid=False, zeroline=False,
                     **_ticks(tokens[start:], offset=start, max_ticks=max_rows)),
-        xaxis2=_axis(domain=[0.58, 1.0], anchor="y2", range=[0, 1], title=_axis_title("probability")),
+        xaxis2=_axis(domain=[0.58, 1.0], anchor="y2", range=[0, 1], title=_axis_title(_t("fig.bar_prob", lang))),
         yaxis2=_axis(anchor="x2", autorange="reversed"),
-        annotations=[dict(text="last position →", xref="paper", yref="paper", x=0.49, y=0.5, showarrow=False,
+        annotations=[dict(text=_t("in.last_arrow", lang), xref="paper", yref="paper", x=0.49, y=0.5, showarrow=False,
                           font=dict(size=15, color="#555"))])
 
 
 def logit_lens(layer_names: Sequence[str], tokens: Sequence[str], top_tokens: Sequence[Sequence[str]],
                top_probs: np.ndarray, target_tokens: Sequence[str], target_probs: np.ndarray, resid_norm: np.ndarray,
-               max_positions: int = 16, height: int | None = None) -> go.Figure:
+               max_positions: int = 16, height: int | None = None, lang: str = "en") -> go.Figure:
     """What each layer would predict if the network stopped there (LN_f + LM head on its residual stream).
 
     Left: layers (rows, input at the bottom) × the last ``max_positions`` positions; cell text =
@@ -928,26 +931,26 @@ def logit_lens(layer_names: Sequence[str], tokens: Sequence[str], top_tokens: Se
                  textfont=dict(size=14), hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", zmin=0.0,
                  zmax=1.0, colorscale=WEIGHT_SCALE, xgap=1, ygap=1,
                  colorbar=dict(title=dict(text="p", side="top"), thickness=14, x=0.71, len=0.9)),
-            dict(type="scatter", x=rn[:, -1], y=y, xaxis="x2", mode="lines+markers", name="last position",
+            dict(type="scatter", x=rn[:, -1], y=y, xaxis="x2", mode="lines+markers", name=_t("in.last_position", lang),
                  line=dict(color=CHOSEN, width=3), marker=dict(size=9),
                  hovertemplate="%{y}: ‖x‖ = %{x:.2f}<extra>last position</extra>"),
-            dict(type="scatter", x=rn.mean(axis=1), y=y, xaxis="x2", mode="lines+markers", name="mean over positions",
+            dict(type="scatter", x=rn.mean(axis=1), y=y, xaxis="x2", mode="lines+markers", name=_t("in.mean_positions", lang),
                  line=dict(color=KEPT, width=2, dash="dot"), marker=dict(size=7),
                  hovertemplate="%{y}: ‖x‖ = %{x:.2f}<extra>mean</extra>")]
-    shown = f"all {T} positions" if start == 0 else f"last {T - start} of {T} positions"
+    shown = _t("in.all_pos", lang, T=T) if start == 0 else _t("in.last_pos", lang, rows=T - start, T=T)
     xt = [f"{label(tokens[t], 8)}<br>→{label(target_tokens[t], 8)}" for t in cols]
     return _figure(
-        data, f"Logit lens · each layer's guess for the next token ({shown}); hover: p of the token that came next",
+        data, _t("in.lens_title", lang, shown=shown),
         height or int(np.clip(230 + 44 * L1, 390, 790)), margin=dict(l=90, r=20, t=70, b=130),
         legend=dict(x=1, xanchor="right", y=-0.3, yanchor="top", orientation="h", font=dict(size=14)),
         xaxis=_axis(domain=[0, 0.7], tickmode="array", tickvals=list(cols), ticktext=xt, showgrid=False, zeroline=False),
         yaxis=_axis(tickmode="array", tickvals=list(y), ticktext=[label(n, 12) for n in layer_names], showgrid=False,
                     zeroline=False, range=[-0.5, L1 - 0.5]),
-        xaxis2=_axis(domain=[0.8, 1.0], anchor="y", title=_axis_title("residual norm ‖x‖"), rangemode="tozero"))
+        xaxis2=_axis(domain=[0.8, 1.0], anchor="y", title=_axis_title(_t("in.norm", lang)), rangemode="tozero"))
 
 
 def param_counts(components: dict[str, int], total: int, total_untied: int, tied: bool, kv_bytes_per_token: int,
-                 kv_formula: str = "", height: int = 420) -> go.Figure:
+                 kv_formula: str = "", height: int = 420, lang: str = "en") -> go.Figure:
     """Where the parameters are, per component, with the totals with and without weight tying, and
     what one more token costs in the KV cache (memory that grows with the text, not the model)."""
     names = list(components)
@@ -958,22 +961,69 @@ def param_counts(components: dict[str, int], total: int, total_untied: int, tied
         raise ValueError(f"the components add up to {int(counts.sum()):,}, not the total {total:,}")
     text = [f"{c:,} ({c / max(1, total):.1%})" for c in counts]
     if tied and "head" in components:
-        text[names.index("head")] = "0: tied, the LM head is the embedding matrix wte"
+        text[names.index("head")] = _t("in.tied_head", lang)
     data = [dict(type="bar", x=counts, y=names, orientation="h", text=text, textposition="outside",
                  textfont=dict(size=14), marker=dict(color=KEPT), cliponaxis=False,
                  hovertemplate="%{y}: %{x:,} parameters<extra></extra>")]
     saving = total_untied - total
-    tie = (f"{total:,} parameters with the head tied to the embeddings · {total_untied:,} untied "
-           f"(tying saves {saving:,})" if tied else f"{total:,} parameters (head not tied; tied it would be "
-                                                   f"{total - components.get('head', 0):,})")
-    kv = f"KV cache: {_fmt_count_bytes(kv_bytes_per_token)} per token" + (f"<br>= {kv_formula}" if kv_formula else "")
+    tie = (_t("in.tie", lang, total=f"{total:,}", untied=f"{total_untied:,}", saving=f"{saving:,}") if tied
+           else _t("in.notie", lang, total=f"{total:,}", tied=f"{total - components.get('head', 0):,}"))
+    kv = _t("in.kv", lang, b=_fmt_count_bytes(kv_bytes_per_token)) + (f"<br>= {kv_formula}" if kv_formula else "")
     note = dict(text=kv, xref="paper", yref="paper", x=0, y=-0.3, xanchor="left", yanchor="top", showarrow=False,
                 font=dict(size=14))  # below the axis title
     return _figure(data, tie, height, margin=dict(l=110, r=40, t=70, b=150), annotations=[note],
-                   xaxis=_axis(title=_axis_title("parameters"), range=[0, 1.6 * max(1, int(counts.max(initial=1)))]),
+                   xaxis=_axis(title=_axis_title(_t("in.params", lang)), range=[0, 1.6 * max(1, int(counts.max(initial=1)))]),
                    yaxis=_axis(autorange="reversed"))
 
 
 def _fmt_count_bytes(n: int) -> str:
     scale, unit = _byte_unit(n)
     return f"{n:,} bytes" if unit == "bytes" else f"{n / scale:,.1f} {unit} ({n:,} bytes)"
+
+
+# -- compare ---------------------------------------------------------------------------------------------
+def compare_distributions(panels: Sequence[dict], rows: int = 8, height: int | None = None,
+                          lang: str = "en") -> go.Figure:
+    """Side-by-side next-token distributions, one panel per compared setting.
+
+    Each panel: ``side`` ("A"), ``settings`` (a short text), ``tokens`` (its top tokens, likeliest
+    first), ``probs`` (their final probabilities), ``chosen`` (index of the chosen token in
+    ``tokens`` or None), ``kept`` (tokens left after the filters), ``vocab``, ``entropy`` (nats).
+    Up to 3 panels sit in one row; 4 in a 2 × 2 grid.
+    """
+    n = len(panels)
+    if not 1 <= n <= 4:
+        raise ValueError(f"compare 1 to 4 panels; got {n}")
+    cols = n if n <= 3 else 2
+    nrows = 1 if n <= 3 else 2
+    gap_x, gap_y = 0.16 if cols > 1 else 0.0, 0.2
+    width = (1 - gap_x * (cols - 1)) / cols
+    hgt = (1 - gap_y * (nrows - 1)) / nrows
+    data, notes, axes = [], [], {}
+    for k, pnl in enumerate(panels):
+        probs = _as_array(pnl["probs"], f"panels[{k}].probs", 1)[:rows]
+        toks = list(pnl["tokens"])[:rows]
+        _check_len(toks, len(probs), f"panels[{k}].probs")
+        r, c = divmod(k, cols)
+        x0 = c * (width + gap_x)
+        y1 = 1 - r * (hgt + gap_y)
+        xa, ya = ("x", "y") if k == 0 else (f"x{k + 1}", f"y{k + 1}")
+        colours = [CHOSEN if pnl.get("chosen") == i else KEPT for i in range(len(toks))]
+        names = [f"{i + 1}. {label(t, 12)}" for i, t in enumerate(toks)]
+        data.append(dict(type="bar", x=probs, y=names, orientation="h", xaxis=xa, yaxis=ya, marker=dict(color=colours),
+                         text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False,
+                         textfont=dict(size=14), showlegend=False, hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+        axes["xaxis" if k == 0 else f"xaxis{k + 1}"] = _axis(domain=[max(0.0, round(x0, 6)), min(1.0, round(x0 + width, 6))],
+                                                          anchor=ya, range=[0, 1.2], tickvals=[0, 0.25, 0.5, 0.75, 1],
+                                                          tickformat=".0%", showgrid=True)
+        axes["yaxis" if k == 0 else f"yaxis{k + 1}"] = _axis(
+            domain=[max(0.0, round(y1 - hgt, 6)), min(1.0, round(y1, 6))], anchor=xa, autorange=False, showgrid=False,
+            type="category", range=[rows - 0.5, -0.5],
+            tickfont=dict(size=14, family="'DejaVu Sans Mono', 'WenQuanYi Micro Hei', monospace"))
+        notes.append(dict(text=_t("fig.cmp_panel", lang, side=pnl["side"], settings=pnl["settings"],
+                                  kept=int(pnl["kept"]), vocab=int(pnl["vocab"]), entropy=float(pnl["entropy"])),
+                          xref="paper", yref="paper", x=x0, y=y1, xanchor="left", yanchor="bottom", yshift=4,
+                          align="left", showarrow=False, font=dict(size=14)))
+    per_row = 60 + 30 * rows
+    return _figure(data, _t("fig.cmp_title", lang), height or 110 + nrows * (per_row + 40),
+                   margin=dict(l=20, r=20, t=110, b=40), annotations=notes, **axes)

@@ -76,7 +76,7 @@ class KVCache:
 
     @property
     def allocated_nbytes(self) -> int:
-        """Bytes actually reserved (the buffers grow by doubling, up to the context window)."""
+        """Bytes actually reserved (twice the positions needed when (re)allocated, up to the context window)."""
         return sum(t.numel() * t.element_size() for t in self.storage.k + self.storage.v)
 
     def crop(self, length: int) -> "KVCache":
@@ -110,10 +110,11 @@ class KVCache:
 
         Copies first (copy-on-write) when another view already wrote past ``length``, and
         grows by doubling when full, so no KVCache object ever sees its positions change.
+        A decode step (T = 1, the usual case) writes one position in place and copies nothing.
         """
         st, end = self.storage, self.length + T
         if st.filled != self.length or end > st.capacity:
-            capacity = min(block_size, max(end, 2 * st.capacity, 16))
+            capacity = min(block_size, max(2 * end, 16))  # room to decode as many again
             st = _Storage(
                 [_grow(t, self.length, capacity) for t in st.k],
                 [_grow(t, self.length, capacity) for t in st.v],
@@ -138,7 +139,7 @@ def _grow(t: torch.Tensor, keep: int, capacity: int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class ForwardOut:
-    logits: torch.Tensor  # (B, T, V)
+    logits: torch.Tensor  # (B, T, V); (B, 1, V) with last_logits_only
     attn: tuple[torch.Tensor, ...] | None  # per layer (B, nh, T, S), only when asked
     kv: KVCache | None  # the cache after this call (S positions); None when use_cache=False
     captured: dict[str, torch.Tensor] | None = None  # intermediates, only with capture=True
@@ -278,12 +279,15 @@ class GPT(nn.Module):
         return_attn: bool = False,
         use_cache: bool = True,
         capture: bool = False,
+        last_logits_only: bool = False,
     ) -> ForwardOut:
         """Run ``idx`` (B, T) after the positions held in ``past_kv``.
 
         Returns the logits of the new positions, their attention (per layer (B, nh, T, S), only
         if asked) and a new KVCache covering all S positions (``None`` if ``use_cache=False``,
-        as in training). ``past_kv`` is left as it was.
+        as in training). ``past_kv`` is left as it was. ``last_logits_only=True`` computes the LM
+        head for the last position only (logits (B, 1, V)): all that choosing the next token needs,
+        and the LM head is the largest matrix (V x C) of a small GPT.
 
         ``capture=True`` (opt-in; it costs memory and the fused kernel) also returns the
         intermediates the pass used, in ``ForwardOut.captured``, named as TransformerLens does:
@@ -346,7 +350,9 @@ class GPT(nn.Module):
         x = self.transformer.ln_f(x)  # (B, T, C)
         if cap is not None:
             cap["ln_final"] = x
-        logits = self.lm_head(x)  # (B, T, V)
+        if last_logits_only:
+            x = x[:, -1:]  # (B, 1, C)
+        logits = self.lm_head(x)  # (B, T, V), or (B, 1, V)
         kv = None
         if store is not None:
             store.filled = S

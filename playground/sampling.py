@@ -63,7 +63,8 @@ def validate_params(p: SamplingParams) -> None:
     for name, (whole, allowed, rule) in RULES.items():
         value = getattr(p, name)
         if not _number_ok(value, whole) or not allowed(value):
-            raise ValueError(f"{name} must be {rule}; got {value!r}")
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"  # not 10**308's digits
+            raise ValueError(f"{name} must be {rule}; got {shown}")
     if not isinstance(p.early_stopping, bool):
         raise ValueError(f"early_stopping must be True or False; got {p.early_stopping!r}")
     if isinstance(p.stop, str) or not isinstance(p.stop, (tuple, list)):

@@ -18,8 +18,11 @@ import copy
 import functools
 import html
 import inspect
+import logging
 import math
+import numbers
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -28,7 +31,7 @@ from typing import Callable, Iterator
 import gradio as gr
 import numpy as np
 
-from playground import figures
+from playground import figures, i18n, lessons
 from playground.config import SamplingParams
 from playground.inside import walkthrough
 from playground.sampling import STAGES
@@ -46,7 +49,9 @@ EXAMPLES = [
 ]
 NEXT_ROWS = 10  # tokens drawn per decoding stage
 MASK_TOKENS = 8  # positions drawn in the causal-mask view (numbers fit in the cells)
-STATE_TTL_S = 1800  # a closed or idle tab's session is freed after 30 minutes
+# a closed or idle tab's session is freed after 30 minutes (PLAYGROUND_STATE_TTL_S overrides, e.g. for load tests)
+STATE_TTL_S = float(os.environ.get("PLAYGROUND_STATE_TTL_S", "1800"))
+MAX_PROMPT_CHARS = 20_000  # longer prompts are refused before tokenizing (no window here holds that many)
 STAGE_NAMES = {"raw": "raw", "repetition_penalty": "penalty", "temperature": "temperature",
                "top_k": "top-k", "top_p": "top-p", "min_p": "min-p = final"}
 STOP_TEXT = {"eos": "the end-of-text token", "stop_string": "a stop string", "max_new_tokens": "max new tokens",
@@ -92,12 +97,23 @@ class PageState:
     mask_fig: object | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     mine: "SessionModels" = field(default_factory=lambda: SessionModels(), repr=False)  # train view: this tab's models
+    lang: str = "en"  # the page's language (classroom mode): figures and status lines are drawn in it
+    extras: dict = field(default_factory=dict, repr=False)  # view -> redraw(lang) of a result figure (language switch)
 
     def __deepcopy__(self, memo):
         new = copy.copy(self)
         new.session = copy.deepcopy(self.session, memo)
         new.lock = threading.Lock()
         return new
+
+
+def _carry_lang(old: "PageState | None", new: "PageState") -> "PageState":
+    """A rebuilt state keeps the page's language."""
+    if isinstance(old, PageState):
+        new.lang = old.lang
+        if "lesson" in old.extras:  # the lesson note stays on screen (and follows the language) after a reset
+            new.extras["lesson"] = old.extras["lesson"]
+    return new
 
 
 LIVE_STATES = {"count": 0}  # for monitoring the TTL clean-up (tests read it)
@@ -138,7 +154,7 @@ def make_params(strategy, temperature, top_k, top_p, min_p, repetition_penalty, 
 
 
 # -- records -> figure inputs (picking fields, no computing) ------------------------------------------
-def stage_table(rec: StepRecord, rows: int = NEXT_ROWS, mode: str = "probabilities") -> dict:
+def stage_table(rec: StepRecord, rows: int = NEXT_ROWS, mode: str = "probabilities", lang: str = "en") -> dict:
     """The arguments of ``figures.next_token_stages`` for one record.
 
     Rows: the final stage's likeliest tokens, topped up with the raw stage's, the chosen token
@@ -186,20 +202,20 @@ def stage_table(rec: StepRecord, rows: int = NEXT_ROWS, mode: str = "probabiliti
         rest_mass.append(max(0.0, 1.0 - sum(shown)))
     labels = []
     for st in rec.stages:
-        name = STAGE_NAMES.get(st.name, st.name)
+        name = i18n.t(f"stage.{st.name}", lang) if f"stage.{st.name}" in i18n.STRINGS else STAGE_NAMES.get(st.name, st.name)
         labels.append(f"{name} −{st.removed:,}" if st.removed else name)
     return dict(stage_labels=labels, tokens=tokens, values=values, removed=removed, chosen=ids.index(rec.token_id),
                 rest_count=rest_count, rest_mass=rest_mass, mode="probs" if mode == MODES[0] else "logits")
 
 
-def next_token_title(rec: StepRecord, vocab: int) -> str:
-    how = "greedy: the most likely" if rec.greedy else "sampled"
-    again = " · re-decided from cached logits (no model run)" if rec.resampled else ""
-    return (f"Step {rec.step}: chose “{figures.label(rec.token, 24)}” ({how}) · p = {rec.prob:.1%}"
-            f"<br>rank {rec.rank + 1} of {vocab:,} · entropy {rec.entropy:.2f} nats{again}")
+def next_token_title(rec: StepRecord, vocab: int, lang: str = "en") -> str:
+    how = i18n.t("fig.how_greedy" if rec.greedy else "fig.how_sampled", lang)
+    again = i18n.t("fig.again", lang) if rec.resampled else ""
+    return i18n.t("fig.step_title", lang, step=rec.step, token=figures.label(rec.token, 24), how=how,
+                  p=f"{rec.prob:.1%}", rank=rec.rank + 1, vocab=f"{vocab:,}", entropy=f"{rec.entropy:.2f}", again=again)
 
 
-def token_chips(tokens, ids, n_prompt: int, probs: list[float], selected: int | None) -> str:
+def token_chips(tokens, ids, n_prompt: int, probs: list[float], selected: int | None, lang: str = "en") -> str:
     """The text as token chips: prompt tokens grey, generated ones coloured by their probability.
 
     Hover shows the id (and probability); a generated chip carries ``data-step`` so a click
@@ -217,10 +233,10 @@ def token_chips(tokens, ids, n_prompt: int, probs: list[float], selected: int | 
         sel = " sel" if step == selected else ""
         out.append(f'<span class="tok gen{sel}" data-step="{step}" style="background:{bg};color:{fg}" '
                    f'title="id {i} · step {step} · p = {p:.1%} · click to inspect">{text}</span>')
-    legend = ('<div class="chip-legend">grey = prompt · colour = probability of the chosen token '
-              '<span class="tok" style="background:{}">low</span>'
-              '<span class="tok" style="background:{};color:#fff">high</span> · click a coloured token to inspect that step</div>'
-              ).format(figures.prob_colour(0.05)[0], figures.prob_colour(0.95)[0])
+    legend = (f'<div class="chip-legend">{i18n.t("chips.legend", lang)} '
+              f'<span class="tok" style="background:{figures.prob_colour(0.05)[0]}">{i18n.t("chips.low", lang)}</span>'
+              f'<span class="tok" style="background:{figures.prob_colour(0.95)[0]};color:#fff">{i18n.t("chips.high", lang)}'
+              f'</span> · {i18n.t("chips.click", lang)}</div>')
     return f'<div class="chips" id="chip-row">{"".join(out)}</div>{legend}'
 
 
@@ -235,17 +251,20 @@ def _fmt_bytes(n: float) -> str:
 def status_text(ps: PageState, rec: StepRecord | None) -> str:
     s = ps.session
     cfg = s.model.config
-    head = (f"**{ps.model_name}** · {cfg.n_layer} layers × {cfg.n_head} heads, {cfg.n_embd} wide, "
-            f"{cfg.vocab_size:,} tokens, {cfg.block_size}-token window · prompt {len(s.prompt_ids)} tokens · "
-            f"KV cache **{'on' if s.use_kv_cache else 'off'}**")
+    head = i18n.t("status.head", ps.lang, model=ps.model_name, layers=cfg.n_layer, heads=cfg.n_head, width=cfg.n_embd,
+                  vocab=f"{cfg.vocab_size:,}", block=cfg.block_size, n=len(s.prompt_ids),
+                  kv=i18n.t("status.on" if s.use_kv_cache else "status.off", ps.lang))
+    if not s.prompt:
+        head += i18n.t("status.empty", ps.lang)
     if rec is None:
-        return head + "\n\nPress **Step** to generate the next token, or **Run** to continue to a stop."
-    line = (f"Step **{rec.step}** of {len(s.records)}: “{html.escape(rec.token)}” (id {rec.token_id}) · "
-            f"p = {rec.prob:.1%} · rank {rec.rank + 1} · entropy {rec.entropy:.2f} nats · "
-            f"forward {rec.forward_ms:.1f} ms reading {rec.tokens_processed} token(s) · step {rec.step_ms:.1f} ms · "
-            f"KV {_fmt_bytes(rec.kv_bytes)} · process {_fmt_bytes(rec.rss_bytes)}")
+        return head + "\n\n" + i18n.t("status.hint", ps.lang)
+    line = i18n.t("status.step", ps.lang, step=rec.step, n=len(s.records), tok=html.escape(rec.token), id=rec.token_id,
+                  p=f"{rec.prob:.1%}", rank=rec.rank + 1, ent=f"{rec.entropy:.2f}", fwd=f"{rec.forward_ms:.1f}",
+                  read=rec.tokens_processed, stepms=f"{rec.step_ms:.1f}", kv=_fmt_bytes(rec.kv_bytes),
+                  rss=_fmt_bytes(rec.rss_bytes))
     if s.stop:
-        line += f"\n\n⏹ Stopped: {STOP_TEXT.get(s.stop, s.stop)}. Press **Back**, change a setting, or **Reset**."
+        why = i18n.t(f"stop.{s.stop}", ps.lang) if f"stop.{s.stop}" in i18n.STRINGS else s.stop
+        line += "\n\n" + i18n.t("status.stopped", ps.lang, why=why)
     return head + "\n\n" + line
 
 
@@ -283,7 +302,7 @@ def render_tokens(ps: PageState, v: View) -> tuple:
     s = ps.session
     recs = s.records
     rec = recs[v.step] if v.step is not None else None
-    chips = token_chips(s.tokens, s.ids, len(s.prompt_ids), [r.prob for r in recs], v.step)
+    chips = token_chips(s.tokens, s.ids, len(s.prompt_ids), [r.prob for r in recs], v.step, ps.lang)
     n = len(recs)
     slider = gr.update(value=v.step or 0, maximum=max(1, n - 1), interactive=n > 1)
     return chips, s.text, status_text(ps, rec), slider
@@ -291,10 +310,10 @@ def render_tokens(ps: PageState, v: View) -> tuple:
 
 def render_next(ps: PageState, v: View):
     if v.step is None:
-        return figures.placeholder("Press Step: the next-token distribution of each decoding stage appears here")
+        return figures.placeholder(i18n.t("fig.press_step", ps.lang))
     rec = ps.session.records[v.step]
-    return figures.next_token_stages(**stage_table(rec, NEXT_ROWS, v.mode),
-                                     title=next_token_title(rec, ps.session.model.config.vocab_size))
+    return figures.next_token_stages(**stage_table(rec, NEXT_ROWS, v.mode, ps.lang), lang=ps.lang,
+                                     title=next_token_title(rec, ps.session.model.config.vocab_size, ps.lang))
 
 
 def _attention_upto(ps: PageState, v: View) -> int:
@@ -307,15 +326,16 @@ def render_attention(ps: PageState, v: View) -> tuple:
     s = ps.session
     S = _attention_upto(ps, v)
     if S == 0:
-        msg = "Press Step: attention appears once the model has read the prompt"
+        msg = i18n.t("fig.press_step_attn", ps.lang)
         return figures.placeholder(msg, 420), figures.placeholder(msg, 360)
     toks = list(s.tokens[:S])
     cfg = s.model.config
-    heat = figures.attention_heatmap(s.attention(v.layer, v.head)[:S, :S], toks, v.layer, v.head, highlight_query=S - 1)
+    heat = figures.attention_heatmap(s.attention(v.layer, v.head)[:S, :S], toks, v.layer, v.head, highlight_query=S - 1,
+                                     lang=ps.lang)
     W = figures.overview_window(cfg.n_layer, cfg.n_head, S)
     tiles = np.stack([np.stack([s.attention(l, h)[S - W:S, S - W:S] for h in range(cfg.n_head)])
                       for l in range(cfg.n_layer)])  # (L, H, W, W)
-    over = figures.attention_overview(tiles, toks[S - W:], selected=(v.layer, v.head), total=S)
+    over = figures.attention_overview(tiles, toks[S - W:], selected=(v.layer, v.head), total=S, lang=ps.lang)
     return heat, over
 
 
@@ -323,11 +343,11 @@ def render_mask(ps: PageState, v: View):
     """Scores, masked scores and weights of the first MASK_TOKENS positions (cached: they rarely change)."""
     s = ps.session
     ids = tuple(s.ids[:MASK_TOKENS])
-    key = (ps.model_name, ids, v.layer, v.head)
+    key = (ps.model_name, ids, v.layer, v.head, ps.lang)
     if ps.mask_key != key:
         w = walkthrough(s.model, s.tokenizer, list(ids), v.layer, v.head)
         ps.mask_fig = figures.causal_mask_panels(w.tokens, w.stages["pattern"], w.stages["scores"], v.layer, v.head,
-                                                 max_tokens=MASK_TOKENS, total=len(s.ids))
+                                                 max_tokens=MASK_TOKENS, total=len(s.ids), lang=ps.lang)
         ps.mask_key = key
     return ps.mask_fig
 
@@ -335,36 +355,37 @@ def render_mask(ps: PageState, v: View):
 def render_kv(ps: PageState, v: View) -> tuple:
     recs = ps.session.records
     if not recs:
-        msg = "Press Step: time and memory of every step are measured here"
+        msg = i18n.t("fig.press_step_kv", ps.lang)
         return figures.placeholder(msg, 360), figures.placeholder(msg, 380)
     cfg = ps.session.model.config
     lat = figures.step_latency([r.step for r in recs], [r.forward_ms for r in recs], [r.step_ms for r in recs],
-                               [r.kv_cache for r in recs], [r.tokens_processed for r in recs])
+                               [r.kv_cache for r in recs], [r.tokens_processed for r in recs], lang=ps.lang)
     on = [r for r in recs if r.kv_cache and r.kv_bytes > 0]
     last = recs[-1]
     per_position = last.kv_formula_bytes // max(1, last.position)
     mem = figures.cache_memory([r.position for r in on], [r.kv_bytes for r in on], [r.kv_allocated_bytes for r in on],
-                               per_position, cfg.block_size, last.kv_formula)
+                               per_position, cfg.block_size, last.kv_formula, lang=ps.lang)
     return lat, mem
 
 
 def render_beam(ps: PageState) -> tuple:
     b = ps.beam
     if b is None:
-        return figures.placeholder("Choose decoding “beam” and press Step or Run beam search", 400), ""
+        return figures.placeholder(i18n.t("fig.press_beam", ps.lang), 400), ""
     tok = ps.session.tokenizer
     labels = ["prompt"] + [tok.token_str(n.token_id) for n in b.nodes[1:]]
     best = [n.node_id for n in b.path(b.best.node_id)] if b.hypotheses else []
-    fig = figures.beam_tree(b.nodes, labels, [0] + best, length_penalty=ps.session.params.length_penalty)
-    rows = ["| # | continuation | log p | tokens | score |", "|---|---|---|---|---|"]
+    fig = figures.beam_tree(b.nodes, labels, [0] + best, length_penalty=ps.session.params.length_penalty, lang=ps.lang)
+    rows = [i18n.t("beam.head", ps.lang), "|---|---|---|---|---|"]
     for k, h in enumerate(b.hypotheses):
         text = tok.decode(h.tokens)
         text = text if len(text) <= 70 else text[:69] + "…"
         text = html.escape(text).replace("\n", "↵").replace("|", "\\|")
         rows.append(f"| {k + 1} | {text} | {h.logprob:.2f} | {len(h.tokens)} | **{h.score:.3f}** |")
     lp = ps.session.params.length_penalty
-    md = (f"**{len(b.hypotheses)} finished hypotheses** (score = log p / length^{lp:g}); "
-          f"stopped: {b.stop_reason}, {b.steps} steps, {len(b.nodes) - 1} candidates looked at.\n\n" + "\n".join(rows))
+    why = i18n.t(f"stop.{b.stop_reason}", ps.lang) if f"stop.{b.stop_reason}" in i18n.STRINGS else b.stop_reason
+    md = (i18n.t("beam.summary", ps.lang, n=len(b.hypotheses), lp=f"{lp:g}", why=why, steps=b.steps,
+                 cands=len(b.nodes) - 1) + "\n\n" + "\n".join(rows))
     return fig, md
 
 
@@ -410,23 +431,47 @@ def named(handler, names: tuple[str, ...]):
     return handler
 
 
+log = logging.getLogger(__name__)
+_PATH = re.compile(r"(?<![\w:/.])(?:~|\.{1,2})?(?:/[^\s/'\"(),;]+){2,}/?")
+UNEXPECTED = ("Something went wrong on the server ({kind}); the details are in the server log. "
+              "Try again, or press Reset to start over.")
+
+
+def no_paths(message: str) -> str:
+    """``message`` with each filesystem path cut to its last part: a client never learns the server's layout."""
+    return _PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], message)
+
+
+def _as_user_error(e: Exception) -> gr.Error:
+    """A ValueError's message (paths cut) for the user; anything else is logged and named only by its kind."""
+    if isinstance(e, ValueError):
+        return gr.Error(no_paths(str(e)))
+    log.exception("unexpected error in a page handler")
+    return gr.Error(UNEXPECTED.format(kind=type(e).__name__))
+
+
 def user_errors(fn):
-    """ValueErrors (bad settings, nothing to undo, prompt too long...) reach the user as gr.Error."""
+    """ValueErrors (bad settings, nothing to undo, prompt too long...) reach the user as gr.Error;
+    an unexpected exception reaches them as a plain message without its text (which may hold paths)."""
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def gen(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
-            except ValueError as e:
-                raise gr.Error(str(e)) from e
+            except gr.Error:
+                raise
+            except Exception as e:
+                raise _as_user_error(e) from e
         return gen
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except ValueError as e:
-            raise gr.Error(str(e)) from e
+        except gr.Error:
+            raise
+        except Exception as e:
+            raise _as_user_error(e) from e
     return wrapper
 
 
@@ -441,6 +486,12 @@ class Page:
     def new_state(self, model_name: str, prompt: str, params: SamplingParams, kv: bool,
                   mine: "SessionModels | None" = None) -> PageState:
         mine = SessionModels() if mine is None else mine  # kept across rebuilds: the tab's own trained models
+        if isinstance(prompt, str) and not prompt.isascii():
+            try:
+                prompt.encode("utf-8")
+            except UnicodeEncodeError as e:  # a lone surrogate (JSON "\ud800"): no text has it, no tokenizer takes it
+                raise ValueError(f"the prompt holds U+{ord(prompt[e.start]):04X}, half of a surrogate pair, which is not "
+                                 f"a character; delete it and type the character again") from None
         if model_name in mine.models:
             model, tok = mine.models[model_name]
             LIVE_STATES["count"] += 1
@@ -452,13 +503,17 @@ class Page:
         if not isinstance(prompt, str):
             raise ValueError("the prompt must be text")
         model, tok = self.models.get(model_name)
+        if len(prompt) > MAX_PROMPT_CHARS:  # refused before tokenizing: no context window holds that much text
+            raise ValueError(f"the prompt is {len(prompt):,} characters but the context window holds "
+                             f"{model.config.block_size} tokens; shorten it (to under {MAX_PROMPT_CHARS:,} characters "
+                             f"at the very least)")
         LIVE_STATES["count"] += 1
         return PageState(model_name, Session(model, tok, prompt, params, use_kv_cache=bool(kv)), mine=mine)
 
     def current(self, ps: PageState | None, model_name, prompt, params, kv) -> PageState:
         """The tab's state, rebuilt when the model or prompt changed; settings applied."""
         if ps is None or ps.session is None or ps.model_name != model_name or ps.session.prompt != prompt:
-            ps = self.new_state(model_name, prompt, params, kv, ps.mine if ps is not None else None)
+            ps = _carry_lang(ps, self.new_state(model_name, prompt, params, kv, ps.mine if ps is not None else None))
         ps.session.set_params(params)
         ps.session.set_kv_cache(bool(kv))
         return ps
@@ -466,7 +521,7 @@ class Page:
     # -- events (all take the same controls; see build_demo) --
     def load(self, ps, model_name, prompt, kv, *rest):
         params, view = self._split(rest)
-        ps = self.new_state(model_name, prompt, params, kv, ps.mine if ps is not None else None)
+        ps = _carry_lang(ps, self.new_state(model_name, prompt, params, kv, ps.mine if ps is not None else None))
         return (ps, *render(ps, self._view(ps, None, view)))
 
     def reset(self, ps, model_name, prompt, kv, *rest):
@@ -479,6 +534,9 @@ class Page:
             if params.strategy == "beam":
                 ps.beam = ps.session.beam_search()
                 return (ps, *render(ps, self._view(ps, None, view), ("tokens", "beam")))
+            if ps.session.stop is not None:
+                raise ValueError(f"generation has stopped ({STOP_TEXT.get(ps.session.stop)}): press Back, "
+                                 f"change a setting, or Reset")
             ps.session.step()
             return (ps, *render(ps, self._view(ps, len(ps.session.records) - 1, view), PARTS[:-1]))
 
@@ -558,7 +616,10 @@ class Page:
         room = ps.session.model.config.block_size - len(ps.session.prompt_ids)
         with ps.lock:
             c = ps.session.compare_cache(min(n, room))
-        return ps, figures.cache_comparison(c.positions, c.cached_ms, c.uncached_ms, c.same_tokens, c.max_logit_diff)
+        ps.extras["cache"] = lambda lang: figures.cache_comparison(c.positions, c.cached_ms, c.uncached_ms, c.same_tokens,
+                                                                  c.max_logit_diff, lang=lang)
+        return ps, figures.cache_comparison(c.positions, c.cached_ms, c.uncached_ms, c.same_tokens, c.max_logit_diff,
+                                            lang=ps.lang)
 
     def leak_check(self, ps, model_name, prompt, kv, position, new_text, *rest):
         """Change one token, run both texts, compare every position's next-token distribution."""
@@ -579,8 +640,9 @@ class Page:
         pa, pb = _softmax(a), _softmax(b)
         top = pa.argmax(-1)  # (T,)
         rows = np.arange(len(ids))
-        fig = figures.leak_check(list(s.tokens), at, s.tokenizer.token_str(new_ids[0]), pa[rows, top], pb[rows, top],
-                                 np.abs(pa - pb).max(-1))
+        args = (list(s.tokens), at, s.tokenizer.token_str(new_ids[0]), pa[rows, top], pb[rows, top], np.abs(pa - pb).max(-1))
+        fig = figures.leak_check(*args, lang=ps.lang)
+        ps.extras["leak"] = lambda lang: figures.leak_check(*args, lang=lang)
         return ps, fig
 
     def open_head(self, ps, model_name, prompt, kv, layer, head, *rest):
@@ -607,13 +669,13 @@ class Page:
         reason = None if ps is not None and model_name in ps.mine.models else self.choices.get(model_name, "unknown model")
         if reason:
             keep = ps.model_name if ps is not None else DEFAULT_MODEL
-            gr.Warning(f"{model_name} is not available: {reason}")
+            gr.Warning(no_paths(f"{model_name} is not available: {reason}"))
             return (ps, gr.update(value=keep), *[gr.skip()] * 12)
         try:
             out = self.load(ps, model_name, prompt, kv, *rest)
         except Exception as e:  # a download or checkpoint problem: say it, keep the old model
             keep = ps.model_name if ps is not None else DEFAULT_MODEL
-            gr.Warning(f"{model_name} could not be loaded: {e}")
+            gr.Warning(f"{model_name} could not be loaded: {_as_user_error(e).message}")
             return (ps, gr.update(value=keep), *[gr.skip()] * 12)
         return (out[0], gr.update(), *out[1:])
 
@@ -703,16 +765,17 @@ def train_configs(tok, preset: str, n_layer, n_head, n_embd, block_size, lr, ste
     return mcfg, tcfg
 
 
-def train_status(u, cfg, tcfg, n_params: int, name: str | None = None) -> str:
+def train_status(u, cfg, tcfg, n_params: int, name: str | None = None, lang: str = "en") -> str:
     p = u.progress
-    val = f" · validation {p.val_loss:.3f}" if p.val_loss is not None else ""
-    line = (f"**step {p.step + 1} / {tcfg.steps}** · loss {p.loss:.3f}{val} · **{p.tokens_per_s:,.0f} tokens/s** · "
-            f"elapsed {p.elapsed_s:.1f} s · {cfg.n_layer} layers × {cfg.n_head} heads × {cfg.n_embd} wide, "
-            f"{cfg.block_size}-token context, {n_params:,} parameters · lr {p.lr:.1e}")
+    val = i18n.t("train.val", lang, v=f"{p.val_loss:.3f}") if p.val_loss is not None else ""
+    line = i18n.t("train.status", lang, step=p.step + 1, total=tcfg.steps, loss=f"{p.loss:.3f}", val=val,
+                  tps=f"{p.tokens_per_s:,.0f}", secs=f"{p.elapsed_s:.1f}", layers=cfg.n_layer, heads=cfg.n_head,
+                  width=cfg.n_embd, block=cfg.block_size, params=f"{n_params:,}", lr=f"{p.lr:.1e}")
     if u.stopped_by:
-        line += f"\n\n■ Stopped by {u.stopped_by}."
+        who = f"train.by.{u.stopped_by}"
+        line += "\n\n" + i18n.t("train.stopped", lang, who=i18n.t(who, lang) if who in i18n.STRINGS else u.stopped_by)
     if name:
-        line += f" The model is now **{name}** in the Model picker, for this tab only."
+        line += i18n.t("train.named", lang, name=name)
     return line
 
 
@@ -764,6 +827,8 @@ class TrainView:
     def _run(self, ps, tok, mcfg, tcfg, GPT, live_training):
         import torch
 
+        from playground.train import SAMPLE_TEMPERATURE
+
         train_ids, val_ids = encoded_corpus(tok)
         torch.manual_seed(tcfg.seed)
         model = GPT(mcfg)
@@ -785,14 +850,17 @@ class TrainView:
             elif u.sample is None and time.perf_counter() - shown < TRAIN_PUSH_S:
                 continue
             shown = time.perf_counter()
-            curve = figures.loss_curves(steps, losses, val_steps, val_losses, total_steps=tcfg.steps)
-            out = [curve, train_status(u, mcfg, tcfg, n_params, name)]
+            curve = figures.loss_curves(steps, losses, val_steps, val_losses, total_steps=tcfg.steps, lang=ps.lang)
+            out = [curve, train_status(u, mcfg, tcfg, n_params, name, ps.lang)]
             if u.sample is not None:
                 shown_text = html.escape("ROMEO:" + u.sample).replace("\n", "↵ ")  # one line: newlines as ↵
-                out.append(f"**Step {p.step + 1}, greedy continuation of “ROMEO:”** · <code>{shown_text}</code>")
-                out.append(figures.attention_heatmap(u.probe_attention, u.probe_tokens, mcfg.n_layer - 1, 0, height=460))
+                out.append(i18n.t("train.sample", ps.lang, step=p.step + 1, t=SAMPLE_TEMPERATURE) +
+                           f"<code>{shown_text}</code>")
+                out.append(figures.attention_heatmap(u.probe_attention, u.probe_tokens, mcfg.n_layer - 1, 0, height=460,
+                                                     lang=ps.lang))
                 o = u.objective
-                out.append(figures.objective_panel(o.inputs, o.targets, o.target_probs, o.losses, o.mean_loss))
+                out.append(figures.objective_panel(o.inputs, o.targets, o.target_probs, o.losses, o.mean_loss,
+                                                   lang=ps.lang))
             else:
                 out += [gr.skip()] * 3
             mine = [(n, n) for n in ps.mine.models]
@@ -820,12 +888,17 @@ class TrainView:
                 for P in positions:  # the cache's size depends on how many positions it holds, not on which tokens
                     measured[k].append(m(torch.zeros((1, P), dtype=torch.long)).kv.nbytes)
         per_pos = [KVCache.formula_bytes(c, 1, 1) for c in cfgs]
-        fig = figures.gqa_cache(names, per_pos, [c.n_kv_head for c in cfgs], block, positions, measured)
-        rows = ["| model | heads (query / KV) | KV bytes per position | held-out loss |", "|---|---|---|---|"]
+        fig = figures.gqa_cache(names, per_pos, [c.n_kv_head for c in cfgs], block, positions, measured,
+                                lang=getattr(ps, "lang", "en"))
+        if isinstance(ps, PageState):
+            ps.extras["gqa"] = lambda lang: figures.gqa_cache(names, per_pos, [c.n_kv_head for c in cfgs], block,
+                                                              positions, measured, lang=lang)
+        lang = getattr(ps, "lang", "en")
+        rows = [i18n.t("gqa.head", lang), "|---|---|---|---|"]
         for n, c, b in zip(names, cfgs, per_pos):
             rows.append(f"| {n} | {c.n_head} / {c.n_kv_head} | {b:,} | {_held_out(n)} |")
-        note = (f"Formula: {KVCache.formula_text(cfgs[1], 1, block)}. Each group of {cfgs[1].n_head // cfgs[1].n_kv_head} "
-                f"query heads shares one key/value head, so the cache shrinks by n_head / n_kv_head.")
+        note = i18n.t("gqa.note", lang, formula=KVCache.formula_text(cfgs[1], 1, block),
+                      g=cfgs[1].n_head // cfgs[1].n_kv_head)
         return fig, "\n".join(rows) + "\n\n" + note
 
 
@@ -859,10 +932,10 @@ def inside_input(ps: PageState, v: View) -> tuple[list[int], int | None, str]:
     """(ids the forward reads, the token chosen after them or None, a phrase saying which step)."""
     s = ps.session
     if v.step is None:
-        return list(s.ids), None, f"the prompt ({len(s.ids)} tokens; no token chosen yet)"
+        return list(s.ids), None, i18n.t("inside.prompt", ps.lang, n=len(s.ids))
     rec = s.records[v.step]
     return (list(s.ids[:rec.position]), rec.token_id,
-            f"step {rec.step}: the {rec.position} tokens before “{html.escape(rec.token)}”, the token it chose")
+            i18n.t("inside.step", ps.lang, step=rec.step, pos=rec.position, tok=html.escape(rec.token)))
 
 
 def render_inside(ps: PageState, v: View) -> tuple:
@@ -876,21 +949,21 @@ def render_inside(ps: PageState, v: View) -> tuple:
     ids, next_id, where = inside_input(ps, v)
     w = walkthrough(model, tok, ids, v.layer, v.head, next_id=next_id)
     d = w.dims
-    figs = [figures.forward_stack(cfg.n_layer, v.layer, cfg.n_head, v.head, d["T"], d["C"], d["V"])]
-    figs += figures.walkthrough_figures(w.tokens, w.stages, d, v.layer, v.head)
+    lang = ps.lang
+    figs = [figures.forward_stack(cfg.n_layer, v.layer, cfg.n_head, v.head, d["T"], d["C"], d["V"], lang=lang)]
+    figs += figures.walkthrough_figures(w.tokens, w.stages, d, v.layer, v.head, lang=lang)
     figs.append(figures.output_head(w.tokens, w.stages["ln_final"], w.top_tokens, w.stages["logits"][-1][w.top_ids],
-                                    w.top_probs, d["V"]))
+                                    w.top_probs, d["V"], lang=lang))
     lens = w.lens
     figs.append(figures.logit_lens(lens.layer_names, w.tokens, lens.top_tokens, lens.top_probs,
-                                   [tok.token_str(int(i)) for i in lens.target_ids], lens.target_probs, lens.resid_norm))
+                                   [tok.token_str(int(i)) for i in lens.target_ids], lens.target_probs, lens.resid_norm,
+                                   lang=lang))
     pc = param_counts(model)
     figs.append(figures.param_counts(pc.components, pc.total, pc.total_untied, pc.tied, pc.kv_bytes_per_token,
-                                     KVCache.formula_text(cfg, 1, 1)))
+                                     KVCache.formula_text(cfg, 1, 1), lang=lang))
     ms = (time.perf_counter() - t0) * 1e3
-    note = (f"**One forward pass of {where}**, with the values it really used · layer {v.layer}, head {v.head} · "
-            f"T = {d['T']}, C = {d['C']}, {d['n_head']} heads of {d['head_dim']}, MLP {d['d_mlp']}, "
-            f"V = {d['V']:,} · captured and drawn in {ms:.0f} ms, only while this tab is open "
-            f"(an ordinary Step does not capture). Pick another step with the slider or a coloured token.")
+    note = i18n.t("inside.note", ps.lang, where=where, layer=v.layer, head=v.head, T=d["T"], C=d["C"], H=d["n_head"],
+                  hd=d["head_dim"], mlp=d["d_mlp"], V=f"{d['V']:,}", ms=f"{ms:.0f}")
     return (note, *figs)
 
 
@@ -914,20 +987,23 @@ class InsideView:
         """Any view tab was selected: draw when it is this one; otherwise remember the tab is closed."""
         if evt._data.get("value") == INSIDE_TAB or evt._data.get("id") == "inside":
             return self.draw(ps, model_name, prompt, kv, opened, layer, head, *rest)
-        return (ps, False, *[gr.skip()] * (3 + INSIDE_PLOTS))
+        # skip, not ps: writing back the state read when this event started could undo a newer event's
+        return (gr.skip(), False, *[gr.skip()] * (3 + INSIDE_PLOTS))
 
     def follow(self, ps, model_name, prompt, kv, opened, layer, head, *rest):
         """The page moved to another step (status changed): redraw only while the tab is open."""
         if not opened or ps is None or ps.session is None:
-            return (ps, opened, *[gr.skip()] * (3 + INSIDE_PLOTS))
+            return (gr.skip(), opened, *[gr.skip()] * (3 + INSIDE_PLOTS))
         return self.draw(ps, model_name, prompt, kv, opened, layer, head, *rest)
 
 
-def inside_tab() -> dict:
+def inside_tab(strings: "Strings | None" = None) -> dict:
     """The tab's components (called inside ``gr.Tabs``); ``wire_inside`` connects them."""
     c: dict = {}
-    with gr.Tab(INSIDE_TAB, id="inside", elem_id="tab-inside"):
-        gr.Markdown("Follow one forward pass through the network: the real numbers, with the model's real sizes. "
+    strings = strings if strings is not None else Strings()
+    with strings.add(gr.Tab(INSIDE_TAB, id="inside", elem_id="tab-inside"), "tab.inside", "tab"):
+        note_box(strings, "inside")
+        c["intro"] = gr.Markdown("Follow one forward pass through the network: the real numbers, with the model's real sizes. "
                     "Blue = negative, red = positive (each panel its own scale); rows are tokens.")
         with gr.Row(equal_height=True):
             # choices follow the model on the first draw; a custom value (an API call first) is clamped
@@ -959,6 +1035,308 @@ def wire_inside(page: Page, c: dict, tabs, status, state, model, prompt, kv, sam
                                               trigger_mode="always_last")
 
 
+# -- classroom mode ---------------------------------------------------------------------------------------
+# Lessons (presets from playground.lessons), "What am I looking at?" notes, the English / 中文 switch, the
+# share link and the Compare tab. Strings come from playground.i18n; lesson data and the link format from
+# playground.lessons; these handlers only route values between them and the page.
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+DEFAULT_SIDES = (lessons.Side(temperature=0.0), lessons.Side(temperature=1.0), lessons.OFF, lessons.OFF)
+COMPARE_MAX_TOKENS = 120  # tokens each Compare column writes at most
+SIDE_LETTERS = "ABCD"
+
+
+class Strings:
+    """Every translated component with how to relabel it: (component, key, kind)."""
+
+    def __init__(self):
+        self.items: list[tuple] = []
+
+    def add(self, comp, key: str, kind="label"):
+        self.items.append((comp, key, kind))
+        return comp
+
+    @property
+    def components(self) -> list:
+        return [c for c, _, _ in self.items]
+
+    def updates(self, lang: str, keep: dict | None = None) -> list:
+        """One gr.update per component; ``keep`` (key -> value) re-sends a value that a change of choices would drop."""
+        out = []
+        for _, key, kind in self.items:
+            if callable(kind):
+                out.append(kind(lang))
+            elif kind == "label":
+                info = key + ".info"
+                out.append(gr.update(label=i18n.t(key, lang), **({"info": i18n.t(info, lang)} if info in i18n.STRINGS else {})))
+            elif kind == "label_only":
+                out.append(gr.update(label=i18n.t(key, lang)))
+            elif kind == "value":
+                out.append(gr.update(value=i18n.t(key, lang)))
+            else:  # tab, accordion, dataset: a label only
+                out.append(gr.update(label=i18n.t(key, lang)))
+            if keep and key in keep and isinstance(out[-1], dict):
+                out[-1]["value"] = keep[key]
+        return out
+
+
+def note_box(strings: Strings, view: str) -> None:
+    """A closed "What am I looking at?" accordion with the view's explanation (math rendered)."""
+    with strings.add(gr.Accordion(i18n.t("note"), open=False, elem_id=f"note-{view}", elem_classes="note"),
+                     "note", "accordion"):
+        strings.add(gr.Markdown(i18n.t(f"note.{view}"), latex_delimiters=LATEX, elem_id=f"note-{view}-text"),
+                    f"note.{view}", "value")
+
+
+def side_settings(side: lessons.Side, lang: str) -> str:
+    bits = [i18n.t("cmp_greedy", lang) if side.temperature == 0 else f"T = {side.temperature:g}"]
+    if side.top_k:
+        bits.append(f"top-k {side.top_k}")
+    if side.top_p < 1:
+        bits.append(f"top-p {side.top_p:g}")
+    if side.repetition_penalty != 1:
+        bits.append(f"{i18n.t('cmp_penalty', lang)} {side.repetition_penalty:g}")
+    if side.prompt:
+        bits.append(f"“{figures.label(side.prompt, 18)}”")
+    return " · ".join(bits)
+
+
+def compare_figure(runs: list, lang: str):
+    """runs: (letter, Side, Session, vocab) of each column -> the side-by-side figure."""
+    panels = []
+    for letter, side, s, vocab in runs:
+        rec = s.records[0]
+        st = rec.stages[-1]
+        n = max(1, min(8, st.kept))  # the tokens this setting kept (a filter that keeps 2 shows 2 bars)
+        ids = st.top_ids.tolist()[:n]
+        panels.append(dict(side=letter, settings=side_settings(side, lang), tokens=list(st.top_tokens)[:n],
+                           probs=st.top_probs[:n], chosen=ids.index(rec.token_id) if rec.token_id in ids else None,
+                           kept=st.kept, vocab=vocab, entropy=rec.entropy))
+    return figures.compare_distributions(panels, lang=lang)
+
+
+def compare_table(runs: list, lang: str) -> str:
+    rows = [i18n.t("cmp_table_head", lang), "|---|---|---|"]
+    for letter, side, s, _ in runs:
+        text = s.text[len(s.prompt):] if s.text.startswith(s.prompt) else s.text
+        shown = html.escape(text).replace("\n", "↵ ").replace("|", "\\|")
+        rows.append(f"| **{letter}** | {side_settings(side, lang)} | <code>{html.escape(figures.label(s.prompt, 30))}</code>"
+                    f"{shown} |")
+    return "\n".join(rows)
+
+
+def lesson_md_text(key: str, lang: str) -> str:
+    return f"### {i18n.t(f'lesson.{key}.title', lang)}\n\n{i18n.t(f'lesson.{key}.body', lang)}"
+
+
+class Classroom:
+    """Lessons, language, share link and the Compare tab, on top of the page's handlers."""
+
+    def __init__(self, page: Page, trainer: "TrainView", strings: Strings):
+        self.page, self.trainer, self.strings = page, trainer, strings
+
+    # -- the Compare tab
+    def compare(self, ps, model_name, prompt, kv, *rest):
+        """Each switched-on column: a run from its prompt (blank = the page's) with its settings."""
+        n_side = lessons.COMPARE_SIDES * (1 + len(lessons.SIDE_FIELDS))
+        values, rest = list(rest[:n_side]), rest[n_side:]
+        params, view = self.page._split(rest)
+        ps = self.page.current(ps, model_name, prompt, params, kv)
+        sides = lessons.sides_from_values(values)
+        model, tok = ps.session.model, ps.session.tokenizer
+        runs = []
+        for k, side in sides:
+            p = side.params(params)
+            s = Session(model, tok, side.prompt or prompt, p, capture_attention=False)
+            room = model.config.block_size - len(s.prompt_ids)
+            s.set_params(replace(p, max_new_tokens=max(1, min(p.max_new_tokens, COMPARE_MAX_TOKENS, room))))
+            s.run()
+            runs.append((SIDE_LETTERS[k], side, s, model.config.vocab_size))
+        fig, md = compare_figure(runs, ps.lang), compare_table(runs, ps.lang)
+        ps.extras["cmp"] = lambda lang: (compare_figure(runs, lang), compare_table(runs, lang))
+        return ps, fig, md
+
+    # -- language
+    def relabel(self, ps, lang, steps, model_name, prompt, kv, *rest):
+        """Set the page's language (and, after a shared link, take its steps): every label, view and figure."""
+        lang = lang if lang in i18n.LANGS else "en"
+        params, view = self.page._split(rest)
+        if ps is None or ps.session is None:
+            ps = _carry_lang(ps, self.page.new_state(model_name, prompt, params, kv))
+        ps.lang = lang
+        n = _finite_int(steps, 0)
+        with ps.lock:
+            if n > 0 and params.strategy == "beam":
+                ps.beam = ps.session.beam_search()
+            for _ in range(max(0, min(n, lessons.MAX_LINK_STEPS))):
+                if ps.session.stop is not None:
+                    break
+                ps.session.step()
+        recs = len(ps.session.records)
+        v = self.page._view(ps, recs - 1 if recs and n > 0 else view[0] if recs else None, view)
+        extras = []
+        for key, msg, height in (("leak", "fig.press_leak", 260), ("cache", "fig.press_compare_cache", 260),
+                                 ("gqa", "fig.press_gqa", 260), ("cmp", "cmp_placeholder", 260)):
+            got = ps.extras.get(key)
+            if got is None:
+                extras.append(figures.placeholder(i18n.t(msg, lang), height))
+            else:
+                out = got(lang)
+                extras.append(out[0] if isinstance(out, tuple) else out)
+        cmp = ps.extras.get("cmp")
+        cmp_md = cmp(lang)[1] if cmp is not None else gr.skip()
+        trained = ps.mine.training or bool(ps.mine.models)  # a curve on screen stays; an empty tab says what to do
+        train = [gr.skip()] * 4 if trained else [figures.placeholder(i18n.t(k, lang)) for k in
+                                                  ("fig.press_train", "fig.train_attn", "fig.objective")]
+        train += [] if trained else [i18n.t("train_hint", lang)]
+        les = ps.extras.get("lesson")
+        lesson_text = lesson_md_text(les, lang) if les else i18n.t("lesson_note", lang)
+        keep = {"lang": lang, "strategy": params.strategy, "mode": view[3] if view[3] in MODES else MODES[0]}
+        return (ps, *render(ps, v), *extras, cmp_md, *train, lesson_text, *self.strings.updates(lang, keep))
+
+    def relabel_now(self, ps, lang, steps, model_name, prompt, kv, *rest):
+        """The language switch: relabel and redraw, taking no steps."""
+        return self.relabel(ps, lang, 0, model_name, prompt, kv, *rest)
+
+    @staticmethod
+    def tab_seen(evt: gr.EventData):
+        """Which view tab is open (the share link names it)."""
+        tab = evt._data.get("id") if evt is not None else None
+        return tab if tab in lessons.TABS else gr.skip()
+
+    # -- the link
+    def restore(self, request: gr.Request):
+        """Read the page's URL (and the browser's language): control values, tab, language, a note on problems."""
+        query = dict(request.query_params) if request is not None else {}
+        c, problems = lessons.decode_link(query, self.page.choices)
+        if "lang" not in query or any(p.startswith("lang=") for p in problems):
+            header = request.headers.get("accept-language") if request is not None else None
+            c["lang"] = i18n.lang_from_accept(header)
+        note = ""
+        if problems:
+            note = "⚠️ " + i18n.t("link_problems", c["lang"], problems="; ".join(problems))
+            gr.Warning(note)
+        elif set(query) - {"lang"}:
+            note = i18n.t("link_restored", c["lang"], what=", ".join(sorted(query)))
+        values = [c["model"], c["prompt"], c["kv"], *[c[f] for f in lessons.SAMPLING_FIELDS]]
+        return (*values, c["lang"], c["projector"], gr.Tabs(selected=c["tab"]), c["tab"], c["steps"],
+                gr.update(value=note, visible=bool(note)))
+
+    def link(self, ps, lang, projector, tab, model_name, prompt, kv, *sampling):
+        """The query string that rebuilds this page (the js around it adds the address)."""
+        c = dict(zip(lessons.SAMPLING_FIELDS, sampling))
+        steps = len(ps.session.records) if ps is not None and ps.session is not None else 0
+        if ps is not None and ps.beam is not None and c.get("strategy") == "beam":
+            steps = max(steps, 1)
+        c.update(model=model_name, prompt=prompt, kv=bool(kv), lang=lang, projector=bool(projector),
+                 tab=tab if tab in lessons.TABS else "next", steps=steps)
+        return lessons.encode_link(c)
+
+    # -- lessons
+    def lesson_setup(self, index, lang):
+        """A lesson was clicked: its control values, its tab, its explanation."""
+        i = _finite_int(index, -1)
+        if not 0 <= i < len(lessons.LESSONS):
+            raise ValueError(f"pick a lesson from the list (0 to {len(lessons.LESSONS) - 1}); got {index!r}")
+        les = lessons.LESSONS[i]
+        c = les.all_controls()
+        values = [c["model"], c["prompt"], c["kv"], *[c[f] for f in lessons.SAMPLING_FIELDS]]
+        body = lesson_md_text(les.key, lang)
+        sides = lessons.side_values(les.sides) if les.sides else [gr.skip()] * len(lessons.side_values(()))
+        x = les.extra
+        return (*values, gr.Tabs(selected=les.tab), les.tab, les.key, gr.update(value=body, visible=True),
+                x.get("leak_pos", gr.skip()), x.get("leak_text", gr.skip()), x.get("compare_n", gr.skip()), *sides)
+
+    def lesson_run(self, ps, key, leak_pos, leak_text, compare_n, model_name, prompt, kv, *rest):
+        """After lesson_setup: start over with the lesson's settings, step, and run what the lesson shows."""
+        n_side = lessons.COMPARE_SIDES * (1 + len(lessons.SIDE_FIELDS))
+        side_vals, rest = list(rest[:n_side]), rest[n_side:]
+        les = lessons.lesson(key)
+        lang = ps.lang if isinstance(ps, PageState) else "en"
+        ps = self.page.load(ps, model_name, prompt, kv, *rest)[0]
+        ps.lang = lang
+        ps.extras["lesson"] = les.key
+        params, view = self.page._split(rest)
+        with ps.lock:
+            for _ in range(les.steps):
+                if ps.session.stop is not None:
+                    break
+                ps.session.step()
+        skip = gr.skip()
+        leak = cache = gqa = gqa_md = cmp = cmp_md = skip
+        if les.action == "leak":
+            _, leak = self.page.leak_check(ps, model_name, prompt, kv, leak_pos, leak_text, *rest)
+        elif les.action == "compare":
+            _, cmp, cmp_md = self.compare(ps, model_name, prompt, kv, *side_vals, *rest)
+        elif les.action == "beam":
+            with ps.lock:
+                ps.beam = ps.session.beam_search()
+        elif les.action == "kv_compare":
+            _, cache = self.page.compare_cache(ps, model_name, prompt, kv, compare_n, *rest)
+        elif les.action == "gqa":
+            try:
+                gqa, gqa_md = self.trainer.gqa_compare(ps)
+            except ValueError as e:
+                why = str(e)
+                gqa = figures.placeholder(figures.label(i18n.t("lesson.gqa.missing", lang, why=""), 90), 260)
+                gqa_md = "⚠️ " + i18n.t("lesson.gqa.missing", lang, why=no_paths(why))
+        recs = len(ps.session.records)
+        v = self.page._view(ps, recs - 1 if recs else None, view)
+        cfg = ps.session.model.config
+        pickers = (gr.update(choices=list(range(cfg.n_layer)), value=v.layer),
+                   gr.update(choices=list(range(cfg.n_head)), value=v.head))
+        return (ps, *render(ps, v), *pickers, leak, cache, gqa, gqa_md, cmp, cmp_md)
+
+
+def compare_names() -> list[str]:
+    """API parameter names of the Compare columns: cmp_a_on, cmp_a_prompt, cmp_a_temperature, ..."""
+    return [f"cmp_{letter.lower()}_{f}" for letter in SIDE_LETTERS for f in ("on", *lessons.SIDE_FIELDS)]
+
+
+PROJECTOR_JS = """(on) => {
+  document.documentElement.classList.toggle('projector', !!on);
+  setTimeout(() => window.dispatchEvent(new Event('resize')), 50);
+}"""
+LINK_JS = """(q) => {
+  const url = window.location.origin + window.location.pathname + (q ? '?' + q : '');
+  try { window.history.replaceState(null, '', url); } catch (e) {}
+  try { navigator.clipboard && navigator.clipboard.writeText(url).catch(() => {}); } catch (e) {}
+  return url;
+}"""
+
+
+def compare_tab(strings: Strings) -> dict:
+    """The Compare tab's components (called inside gr.Tabs)."""
+    c: dict = {"values": []}
+    with strings.add(gr.Tab(i18n.t("tab.compare"), id="compare", elem_id="tab-compare"), "tab.compare", "tab"):
+        note_box(strings, "compare")
+        strings.add(gr.Markdown(i18n.t("cmp_intro"), elem_id="cmp-intro"), "cmp_intro", "value")
+        defaults = lessons.side_values(DEFAULT_SIDES)
+        n = 1 + len(lessons.SIDE_FIELDS)
+        for k, letter in enumerate(SIDE_LETTERS):
+            on, prompt, temp, top_k, top_p, pen = defaults[k * n:(k + 1) * n]
+            with gr.Row(equal_height=True, elem_classes="cmp-row"):
+                col = gr.Checkbox(on, label=i18n.t("cmp_on", side=letter), elem_id=f"cmp_on_{k}", scale=1, min_width=120)
+                strings.add(col, "cmp_on", lambda lang, letter=letter: gr.update(label=i18n.t("cmp_on", lang, side=letter)))
+                widgets = [
+                    strings.add(gr.Textbox(prompt, label=i18n.t("cmp_prompt"), elem_id=f"cmp_prompt_{k}", scale=3,
+                                           lines=1, max_lines=2, min_width=160), "cmp_prompt"),
+                    strings.add(gr.Number(temp, label=i18n.t("temperature"), minimum=0, step=0.1,
+                                          elem_id=f"cmp_temperature_{k}", min_width=90), "temperature", "label_only"),
+                    strings.add(gr.Number(top_k, label=i18n.t("top_k"), minimum=0, precision=0, elem_id=f"cmp_top_k_{k}",
+                                          min_width=90), "top_k", "label_only"),
+                    strings.add(gr.Number(top_p, label=i18n.t("top_p"), minimum=0.01, maximum=1, step=0.05,
+                                          elem_id=f"cmp_top_p_{k}", min_width=90), "top_p", "label_only"),
+                    strings.add(gr.Number(pen, label=i18n.t("penalty"), minimum=0.01, step=0.05,
+                                          elem_id=f"cmp_penalty_{k}", min_width=90), "penalty", "label_only"),
+                ]
+            c["values"] += [col, *widgets]
+        c["button"] = strings.add(gr.Button(i18n.t("cmp_btn"), variant="primary", elem_id="cmp_btn"), "cmp_btn", "value")
+        c["plot"] = strings.add(gr.Plot(figures.placeholder(i18n.t("cmp_placeholder"), 260), elem_id="cmp-plot",
+                                        label=i18n.t("cmp_plot")), "cmp_plot")
+        c["md"] = gr.Markdown(elem_id="cmp-md")
+    return c
+
+
 # -- the page ---------------------------------------------------------------------------------------
 CSS = """
 .gradio-container {max-width: 100% !important; padding: 0 12px !important}
@@ -972,6 +1350,21 @@ CSS = """
 #chips .chip-legend .tok {font-size:14px; padding:0 4px}
 #status {font-size:15px}
 .controls .info {font-size:14px !important}
+#lesson-md {font-size:16px; border-left:4px solid #F58518; padding:2px 12px; background:#fffaf3}
+#lessons button {font-size:15px}
+.note .prose {font-size:16px}
+/* projector mode: larger type, black on white, thicker borders (toggled on <html> by PROJECTOR_JS) */
+html.projector .gradio-container {--body-text-color:#000; --body-text-color-subdued:#111; --block-label-text-color:#000;
+  --block-info-text-color:#111; --block-title-text-color:#000; --border-color-primary:#444; --block-border-width:2px;
+  --text-sm:17px; --text-md:19px; --text-lg:21px; --text-xl:24px; --block-label-text-size:17px;
+  --block-info-text-size:16px; --input-text-size:19px; --button-large-text-size:20px; --button-small-text-size:18px;
+  --section-header-text-size:18px}
+html.projector .gradio-container .prose, html.projector #status, html.projector #lesson-md {font-size:19px !important;
+  color:#000 !important}
+html.projector #chips .tok {font-size:23px; border-color:#222}
+html.projector #chips .chip-legend {font-size:16px; color:#000}
+html.projector #lessons button {font-size:18px; border-color:#444}
+html.projector #views [role=tab] {font-size:17px}
 """
 
 # A click on a coloured chip selects that step; a click on a tile of the all-heads overview opens
@@ -995,9 +1388,99 @@ if (!window.__playgroundOverview) {
 """
 
 
+def _labelled(component, preprocess, payload):
+    """``preprocess(payload)``, its out-of-range message prefixed by the control's label."""
+    try:
+        return preprocess(payload)
+    except gr.Error as e:
+        raise gr.Error(f"{component.label}: {e.message}") from None
+
+
+def _finite_payload(component, payload):
+    """Refuse what is not a finite number (a string, None, NaN, ±inf sent by an API client) with a plain
+    message naming the control; Gradio's own bounds check fails on them with a bare "Error"."""
+    if payload is None and isinstance(component, gr.Number):
+        return  # an emptied box: the handler decides (the seed says "got None")
+    if isinstance(payload, bool) or not isinstance(payload, numbers.Real) or not math.isfinite(payload):
+        shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:39] + "…"
+        raise gr.Error(f"{component.label or 'this setting'} must be a finite number; got {shown}")
+
+
+class CheckedSlider(gr.Slider):
+    """gr.Slider with ``_finite_payload``; the browser draws it as a slider."""
+
+    def get_block_name(self) -> str:
+        return "slider"
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        _finite_payload(self, payload)
+        return _labelled(self, super().preprocess, payload)
+
+
+class CheckedNumber(gr.Number):
+    """gr.Number with ``_finite_payload``; the browser draws it as a number box."""
+
+    def get_block_name(self) -> str:
+        return "number"
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        _finite_payload(self, payload)
+        return _labelled(self, super().preprocess, payload)
+
+
+def _choice_error(component, preprocess, payload):
+    """``preprocess(payload)``; a value not among the choices is refused with the control's label."""
+    try:
+        return preprocess(payload)
+    except gr.Error:
+        values = ", ".join(str(v) for _, v in component.choices)
+        shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:39] + "…"
+        raise gr.Error(f"{component.label}: {shown} is not one of the choices ({values[:300]})") from None
+
+
+class CheckedDropdown(gr.Dropdown):
+    """gr.Dropdown whose refusal names the control (Gradio's prints Python types)."""
+
+    def get_block_name(self) -> str:
+        return "dropdown"
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        return _choice_error(self, super().preprocess, payload)
+
+
+class CheckedRadio(gr.Radio):
+    """gr.Radio whose refusal names the control (Gradio's prints Python types)."""
+
+    def get_block_name(self) -> str:
+        return "radio"
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        return _choice_error(self, super().preprocess, payload)
+
+
+CHECKED = {gr.Slider: CheckedSlider, gr.Number: CheckedNumber, gr.Dropdown: CheckedDropdown, gr.Radio: CheckedRadio}
+
+
+def _check_inputs(demo: gr.Blocks) -> None:
+    """Give every slider, number box, dropdown and radio of ``demo`` the checks above: a bad value sent by
+    an API client is refused with a message naming the control. (Gradio rebuilds an updated component
+    from its class, so the checks survive ``gr.update``.)"""
+    for block in demo.blocks.values():
+        if type(block) in CHECKED:
+            block.__class__ = CHECKED[type(block)]
+
+
 def _short(reason: str, limit: int = 160) -> str:
     """The first sentence of a long reason (the whole of it shows when that model is picked)."""
-    first = reason.split(". ")[0]
+    first = no_paths(reason).split(". ")[0]
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
@@ -1018,11 +1501,13 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
     names = list(choices)
     default_model = DEFAULT_MODEL if DEFAULT_MODEL in choices else names[0]
     picker_choices = [(n if choices[n] is None else f"{n} (unavailable)", n) for n in names]
-    unavailable = "".join(f"\n- **{n}** is unavailable: {_short(r)}" for n, r in choices.items() if r)
+    unavailable = "".join(f"\n- {i18n.t('unavailable', 'en', name=n, why=_short(r))}" for n, r in choices.items() if r)
     from playground.train import PRESETS, TrainLimits
 
     limits = TrainLimits.from_env() if train_limits is None else train_limits
     trainer = TrainView(page, limits, picker_choices)
+    strings = Strings()
+    classroom = Classroom(page, trainer, strings)
 
     with gr.Blocks(title="GPT Playground") as demo:
         state = gr.State(None, time_to_live=STATE_TTL_S, delete_callback=_forget)
@@ -1031,7 +1516,9 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
             model = gr.Dropdown(picker_choices, value=default_model, label="Model", elem_id="model",
                                 info="The embedded Shakespeare GPT, or GPT-2 when it can be loaded")
             if unavailable:
-                gr.Markdown(unavailable, elem_id="unavailable")
+                strings.add(gr.Markdown(unavailable, elem_id="unavailable"), "unavailable", lambda lg: gr.update(
+                    value="".join(f"\n- {i18n.t('unavailable', lg, name=n, why=_short(r))}" for n, r in choices.items()
+                                  if r)))
             kv = gr.Checkbox(True, label="KV cache", elem_id="kv",
                              info="Keep every token's keys and values, so a step reads only the newest token")
             strategy = gr.Radio(["greedy", "sample", "beam"], value="sample", label="Decoding", elem_id="strategy",
@@ -1053,12 +1540,28 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                                 info="Run stops after this many generated tokens")
             stop = gr.Textbox("", label="Stop strings", lines=1, max_lines=4, elem_id="stop",
                               info="One per line; generation stops when one appears (\\n = newline)")
-            with gr.Accordion("Beam search settings", open=False):
+            with strings.add(gr.Accordion("Beam search settings", open=False), "beam_settings", "accordion"):
                 num_beams = gr.Slider(1, 8, 4, step=1, label="Beams", elem_id="num_beams",
                                       info="How many candidate texts beam search keeps at each step")
                 length_penalty = gr.Slider(-1, 3, 1.0, step=0.1, label="Length penalty", elem_id="length_penalty",
                                            info="Score = log p / length^this; above 0 favours longer texts")
-        gr.Markdown("## GPT Playground · watch a small GPT write one token at a time", elem_id="title")
+        title = gr.Markdown("## GPT Playground · watch a small GPT write one token at a time", elem_id="title")
+        # -- classroom bar: language, projector, share link, lessons
+        with gr.Row(equal_height=True, elem_id="classroom-bar"):
+            lang = gr.Radio([(i18n.LANG_NAMES[x], x) for x in i18n.LANGS], value="en", label=i18n.t("lang"),
+                            elem_id="lang", scale=1, min_width=160)
+            projector = gr.Checkbox(False, label=i18n.t("projector"), info=i18n.t("projector.info"), elem_id="projector",
+                                    scale=1, min_width=160)
+            share_btn = gr.Button(i18n.t("share"), elem_id="share_btn", scale=0, min_width=130)
+            link_box = gr.Textbox("", label=i18n.t("link"), info=i18n.t("link.info"), elem_id="link", scale=3,
+                                  interactive=False, buttons=["copy"], lines=1, max_lines=2)
+        link_note = gr.Markdown("", elem_id="link-note", visible=False)
+        lesson_list = gr.Dataset(components=["textbox"], samples=[[i18n.t(f"lesson.{x}.title")] for x in lessons.LESSON_KEYS],
+                                 type="index", label=i18n.t("lessons"), elem_id="lessons", samples_per_page=20)
+        lesson_md = gr.Markdown(i18n.t("lesson_note"), latex_delimiters=LATEX, elem_id="lesson-md",
+                                elem_classes="lesson")
+        link_query, tab_now = gr.Textbox("", visible=False, elem_id="link_query"), gr.State("next")
+        link_steps, lesson_key = gr.State(0), gr.State(lessons.LESSON_KEYS[0])
         with gr.Row(equal_height=True):
             prompt = gr.Textbox(EXAMPLES[0], label="Prompt", lines=1, max_lines=6, scale=3, elem_id="prompt",
                                 info="The text the model continues. Changing it starts over (Enter or Reset).")
@@ -1069,7 +1572,7 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                 with gr.Row():
                     back_btn = gr.Button("◀ Back", elem_id="back", min_width=80)
                     reset_btn = gr.Button("Reset ↺", elem_id="reset", min_width=80)
-        gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Example prompts")
+        examples = gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Example prompts")
         chips = gr.HTML("", label="Tokens", elem_id="chips", js_on_load=CHIPS_JS, padding=False)
         status = gr.Markdown(label="Status", elem_id="status")
         with gr.Row():
@@ -1077,19 +1580,22 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                                   info="Which generated token the views below explain (or click a coloured token)")
             text = gr.Textbox(label="Text so far", lines=2, max_lines=4, interactive=False, elem_id="text", scale=3)
         with gr.Tabs(elem_id="views") as tabs:
-            with gr.Tab("Next token", elem_id="tab-next"):
+            with strings.add(gr.Tab("Next token", id="next", elem_id="tab-next"), "tab.next", "tab"):
+                note_box(strings, "next")
                 mode = gr.Radio(MODES, value=MODES[0], label="Bars show", elem_id="mode",
                                 info="Probabilities after softmax, or the scores (logits) before it")
                 next_plot = gr.Plot(elem_id="next-plot", label="Next-token distribution by decoding stage")
-            with gr.Tab("Attention", elem_id="tab-attention"):
+            with strings.add(gr.Tab("Attention", id="attention", elem_id="tab-attention"), "tab.attention", "tab"):
+                note_box(strings, "attention")
                 with gr.Row():
                     layer = gr.Dropdown([0], value=0, label="Layer", elem_id="layer", info="Which transformer block")
                     head = gr.Dropdown([0], value=0, label="Head", elem_id="head",
                                        info="Which attention head of that block (or click a tile below)")
                 attn_plot = gr.Plot(elem_id="attn-heatmap", label="One head")
                 overview_plot = gr.Plot(elem_id="attn-overview", label="Every layer and head")
-            with gr.Tab("Causal mask", elem_id="tab-mask"):
-                gr.Markdown("Each token may only look at itself and earlier tokens. The four panels follow one head "
+            with strings.add(gr.Tab("Causal mask", id="mask", elem_id="tab-mask"), "tab.mask", "tab"):
+                note_box(strings, "mask")
+                mask_intro = gr.Markdown("Each token may only look at itself and earlier tokens. The four panels follow one head "
                             "(pick it in the Attention tab): the cells the mask allows, the raw scores QKᵀ/√d, the same "
                             "scores with the future set to −∞, and softmax, which turns −∞ into exactly 0.")
                 mask_plot = gr.Plot(elem_id="mask-plot", label="Causal mask")
@@ -1101,7 +1607,8 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                     leak_btn = gr.Button("Run the leak check", elem_id="leak_btn")
                 leak_plot = gr.Plot(figures.placeholder("Change a later token: earlier predictions must not move"),
                                     elem_id="leak-plot", label="Leak check")
-            with gr.Tab("KV cache", elem_id="tab-kv"):
+            with strings.add(gr.Tab("KV cache", id="kv", elem_id="tab-kv"), "tab.kv", "tab"):
+                note_box(strings, "kv")
                 latency_plot = gr.Plot(elem_id="latency-plot", label="Time per step")
                 memory_plot = gr.Plot(elem_id="memory-plot", label="Cache memory")
                 with gr.Row(equal_height=True):
@@ -1115,16 +1622,19 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                 gqa_plot = gr.Plot(figures.placeholder("Press the button: cache bytes of the two shipped models"),
                                    elem_id="gqa-plot", label="Multi-head vs grouped-query KV cache")
                 gqa_md = gr.Markdown(elem_id="gqa-md")
-            with gr.Tab("Beam search", elem_id="tab-beam"):
+            with strings.add(gr.Tab("Beam search", id="beam", elem_id="tab-beam"), "tab.beam", "tab"):
+                note_box(strings, "beam")
                 beam_btn = gr.Button("Run beam search", elem_id="beam_btn")
                 beam_plot = gr.Plot(elem_id="beam-plot", label="Beam search tree")
                 beam_md = gr.Markdown(label="Beam hypotheses", elem_id="beam-md")
+            cmp = compare_tab(strings)
             # -- train view
-            with gr.Tab("Train", elem_id="tab-train"):
+            with strings.add(gr.Tab("Train", id="train", elem_id="tab-train"), "tab.train", "tab"):
+                note_box(strings, "train")
                 first = next(iter(PRESETS))
                 (m0, t0) = PRESETS[first]
                 off = "" if limits.enabled else " **Training is turned off on this server.**"
-                gr.Markdown("Train a small GPT from scratch on the Shakespeare corpus and watch it learn: the loss "
+                train_intro = gr.Markdown("Train a small GPT from scratch on the Shakespeare corpus and watch it learn: the loss "
                             "falls, the sample turns from gibberish into words, attention takes shape. The objective: "
                             "the logits at each position predict the *next* token (targets = inputs shifted by one), "
                             f"scored by cross-entropy. Server limits: {limits.max_steps:,} steps, "
@@ -1156,7 +1666,40 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                 objective_plot = gr.Plot(figures.placeholder("The objective on one training row"),
                                          elem_id="objective-plot", label="The objective")
             # -- inside the model
-            inside = inside_tab()
+            inside = inside_tab(strings)
+
+        # -- classroom: every translated component (the classroom bar, notes and tabs registered themselves)
+        for comp, key in ((model, "model"), (kv, "kv"), (temperature, "temperature"), (top_k, "top_k"), (top_p, "top_p"),
+                          (min_p, "min_p"), (penalty, "penalty"), (seed, "seed"), (max_new, "max_new"), (stop, "stop"),
+                          (num_beams, "num_beams"), (length_penalty, "length_penalty"), (prompt, "prompt"),
+                          (view_step, "view_step"), (text, "text"), (next_plot, "next_plot"), (layer, "layer"),
+                          (head, "head"), (attn_plot, "attn_plot"), (overview_plot, "overview_plot"),
+                          (mask_plot, "mask_plot"), (leak_pos, "leak_pos"), (leak_text, "leak_text"),
+                          (leak_plot, "leak_plot"), (latency_plot, "latency_plot"), (memory_plot, "memory_plot"),
+                          (compare_n, "compare_n"), (compare_plot, "compare_plot"), (gqa_plot, "gqa_plot"),
+                          (beam_plot, "beam_plot"), (preset, "preset"), (t_layers, "t_layers"), (t_heads, "t_heads"),
+                          (t_width, "t_width"), (t_block, "t_block"), (t_lr, "t_lr"), (t_steps, "t_steps"),
+                          (inside["layer"], "inside_layer"), (inside["head"], "inside_head"), (lang, "lang"),
+                          (projector, "projector"), (link_box, "link"), (loss_plot, "loss_plot"),
+                          (train_attn, "train_attn"), (objective_plot, "objective_plot")):
+            strings.add(comp, key)
+        for comp, key in ((title, "title"), (step_btn, "step"), (run_btn, "run"), (back_btn, "back"), (reset_btn, "reset"),
+                          (mask_intro, "mask_intro"), (leak_btn, "leak_btn"), (compare_btn, "compare_btn"),
+                          (gqa_btn, "gqa_btn"), (beam_btn, "beam_btn"), (train_btn, "train_btn"), (stop_btn, "train_stop"),
+                          (inside["button"], "inside_btn"), (inside["intro"], "inside_intro"), (share_btn, "share")):
+            strings.add(comp, key, "value")
+        strings.add(strategy, "strategy", lambda lg: gr.update(
+            label=i18n.t("strategy", lg), info=i18n.t("strategy.info", lg),
+            choices=[(i18n.t(f"strategy.{x}", lg), x) for x in ("greedy", "sample", "beam")]))
+        strings.add(mode, "mode", lambda lg: gr.update(label=i18n.t("mode", lg), info=i18n.t("mode.info", lg),
+                                                       choices=[(i18n.t(f"mode.{x}", lg), x) for x in MODES]))
+        strings.add(examples.dataset, "examples", "dataset")
+        strings.add(lesson_list, "lessons", lambda lg: gr.update(
+            label=i18n.t("lessons", lg), samples=[[i18n.t(f"lesson.{x}.title", lg)] for x in lessons.LESSON_KEYS]))
+        strings.add(train_intro, "train_intro", lambda lg: gr.update(value=i18n.t(
+            "train_intro", lg, steps=f"{limits.max_steps:,}", secs=f"{limits.max_seconds:g}",
+            params=f"{limits.max_params:,}", block=limits.max_block, conc=limits.max_concurrent,
+            off="" if limits.enabled else i18n.t("train_off", lg))))
 
         sampling = [strategy, temperature, top_k, top_p, min_p, penalty, seed, max_new, stop, num_beams, length_penalty]
         view = [view_step, layer, head, mode]
@@ -1177,7 +1720,38 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
             wrapped.__name__ = fn.__name__
             return wrapped
 
-        demo.load(endpoint(with_dropdowns(page.load)), controls, outputs + layer_head, api_name="load_page")
+        # the page opens: a shared link's settings and the language first, then the session, then its steps and labels
+        link_controls = [model, prompt, kv, *sampling]
+        extra_plots = [leak_plot, compare_plot, gqa_plot, cmp["plot"], cmp["md"], loss_plot, train_attn, objective_plot, train_md,
+                       lesson_md]
+        relabel_in = [state, lang, link_steps, model, prompt, kv, *sampling, *view]
+        relabel_out = [state, *views, *extra_plots, *strings.components]
+        relabel_names = ("state", "lang", "steps", "model_name", "prompt", "kv_cache", *SAMPLING_NAMES, *VIEW_NAMES)
+        demo.load(user_errors(classroom.restore), None,
+                  [*link_controls, lang, projector, tabs, tab_now, link_steps, link_note], api_name="restore_link").then(
+            endpoint(with_dropdowns(page.load)), controls, outputs + layer_head, api_name="load_page").then(
+            named(user_errors(classroom.relabel), relabel_names), relabel_in, relabel_out, api_name="apply_link")
+        lang.input(named(user_errors(functools.partial(classroom.relabel_now)), relabel_names),
+                   relabel_in, relabel_out, api_name="set_language")
+        projector.change(None, projector, None, js=PROJECTOR_JS)
+        share_btn.click(named(user_errors(classroom.link), ("state", "lang", "projector", "tab", "model_name", "prompt",
+                                                            "kv_cache", *SAMPLING_NAMES)),
+                        [state, lang, projector, tab_now, *link_controls], link_query, api_name="share_link").then(
+            None, link_query, link_box, js=LINK_JS)
+        tabs.select(classroom.tab_seen, None, tab_now, api_name="tab_seen")
+        cmp_in = [state, model, prompt, kv, *cmp["values"], *sampling, *view]
+        cmp_names = ("state", "model_name", "prompt", "kv_cache", *compare_names(), *SAMPLING_NAMES, *VIEW_NAMES)
+        cmp["button"].click(named(user_errors(classroom.compare), cmp_names), cmp_in, [state, cmp["plot"], cmp["md"]],
+                            api_name="compare")
+        lesson_list.click(named(user_errors(classroom.lesson_setup), ("lesson", "lang")), [lesson_list, lang],
+                          [*link_controls, tabs, tab_now, lesson_key, lesson_md, leak_pos, leak_text, compare_n,
+                           *cmp["values"]], api_name="lesson").then(
+            named(user_errors(classroom.lesson_run), ("state", "lesson_key", "position", "new_token", "n_tokens",
+                                                      "model_name", "prompt", "kv_cache", *compare_names(),
+                                                      *SAMPLING_NAMES, *VIEW_NAMES)),
+            [state, lesson_key, leak_pos, leak_text, compare_n, model, prompt, kv, *cmp["values"], *sampling, *view],
+            [state, *views, layer, head, leak_plot, compare_plot, gqa_plot, gqa_md, cmp["plot"], cmp["md"]],
+            api_name="lesson_run")
         reset_btn.click(endpoint(with_dropdowns(page.reset)), controls, outputs + layer_head, api_name="reset")
         prompt.submit(endpoint(with_dropdowns(page.reset)), controls, outputs + layer_head, api_name="set_prompt")
         model.input(endpoint(page.change_model), controls, [state, model, *views], api_name="change_model").then(
@@ -1216,6 +1790,7 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
         gqa_btn.click(named(user_errors(trainer.gqa_compare), ("state",)), state, [gqa_plot, gqa_md], api_name="gqa_cache")
         # -- inside the model
         wire_inside(page, inside, tabs, status, state, model, prompt, kv, sampling, view)
+    _check_inputs(demo)
     demo.queue(default_concurrency_limit=2, max_size=64, api_open=False)
     return demo
 

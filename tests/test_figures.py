@@ -83,13 +83,28 @@ def test_prob_colour_darkens_with_probability_and_keeps_text_readable():
 
 
 def test_figures_import_no_torch_model_or_gradio():
+    """Of the project, figures may read only the string table (playground.i18n: plain data, no torch)."""
     names = set()
     for node in ast.walk(ast.parse((ROOT / "playground/figures.py").read_text())):
         if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
+            names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
-            names.add((node.module or "").split(".")[0])
-    assert not names & {"torch", "gradio", "playground"}, names
+            names.add(node.module or "")
+    tops = {n.split(".")[0] for n in names}
+    assert not tops & {"torch", "gradio"}, names
+    assert {n for n in names if n.startswith("playground")} <= {"playground.i18n"}, names
+    i18n_imports = {n.split(".")[0] for n in _imports(ROOT / "playground/i18n.py")}
+    assert i18n_imports <= {"__future__", "re"}, i18n_imports
+
+
+def _imports(path) -> set:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            out.add(node.module or "")
+    return out
 
 
 # -- attention ------------------------------------------------------------------------------------------

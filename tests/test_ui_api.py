@@ -33,7 +33,9 @@ ENDPOINTS = {"load_page", "reset", "set_prompt", "change_model", "model_dropdown
              "select_step", "select_head", "next_mode", "set_kv_cache", "beam_search", "compare_cache", "leak_check",
              "pick_step", "pick_head", "open_head",
              "train_preset", "train", "stop_training", "gqa_cache",  # the train view (tests/test_train_view.py)
-             "inside", "inside_tab", "inside_follow"}  # the inside-the-model view
+             "inside", "inside_tab", "inside_follow",  # the inside-the-model view
+             "restore_link", "apply_link", "set_language", "share_link", "tab_seen", "compare", "lesson",
+             "lesson_run"}  # classroom mode (tests/test_classroom.py)
 
 
 def free_port() -> int:

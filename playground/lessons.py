@@ -1,0 +1,258 @@
+"""Classroom mode, as plain data: the guided lessons and the shareable page link (no gradio here).
+
+A ``Lesson`` is a preset: the page's controls, the view (tab) to open, how many tokens to step,
+and what to run there (a leak check, a side-by-side comparison, beam search, the KV-cache timing,
+the GQA comparison, or nothing). Its title and explanation live in ``playground.i18n`` under
+``lesson.<key>.title`` / ``lesson.<key>.body``.
+
+The link: the page's prompt, model and every sampling setting, the seed and the number of steps
+taken, as URL query parameters (``?prompt=ROMEO%3A&model=shakespeare&strategy=greedy&...``), so
+that a teacher can send a link that reproduces what the class saw. ``decode_link`` never raises:
+a bad value is reported and replaced by its default.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+from urllib.parse import urlencode
+
+from playground.config import SamplingParams
+from playground.sampling import validate_params
+
+DEFAULT_PROMPT = "ROMEO:"
+DEFAULT_MODEL = "shakespeare"
+TABS = ("next", "attention", "mask", "kv", "beam", "compare", "train", "inside")
+LANGS = ("en", "zh")
+MAX_PROMPT_CHARS = 2000
+MAX_LINK_STEPS = 256
+SAMPLING_FIELDS = ("strategy", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed",
+                   "max_new_tokens", "stop", "num_beams", "length_penalty")
+SIDE_FIELDS = ("prompt", "temperature", "top_k", "top_p", "repetition_penalty")  # one column of the Compare tab
+COMPARE_SIDES = 4
+
+
+def default_controls() -> dict:
+    """Every control the link carries, at the page's defaults (SamplingParams' defaults)."""
+    p = SamplingParams()
+    return dict(prompt=DEFAULT_PROMPT, model=DEFAULT_MODEL, kv=True, strategy=p.strategy, temperature=p.temperature,
+                top_k=p.top_k, top_p=p.top_p, min_p=p.min_p, repetition_penalty=p.repetition_penalty, seed=p.seed,
+                max_new_tokens=p.max_new_tokens, stop="", num_beams=p.num_beams, length_penalty=p.length_penalty,
+                steps=0, tab="next", lang="en", projector=False)
+
+
+def params_of(controls: Mapping) -> SamplingParams:
+    """The SamplingParams a set of controls means (raises ValueError like the page does)."""
+    stop = controls.get("stop", "")
+    stops = tuple(s.replace("\\n", "\n") for s in stop.split("\n") if s.strip()) if isinstance(stop, str) else stop
+    return SamplingParams(**{k: controls[k] for k in SAMPLING_FIELDS if k != "stop" and k in controls}, stop=stops)
+
+
+# -- lessons ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Side:
+    """One column of the Compare tab: its own prompt (blank = the page's) and decoding settings."""
+
+    prompt: str = ""
+    temperature: float = 1.0  # 0 = greedy
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+
+    def params(self, base: SamplingParams) -> SamplingParams:
+        """This side's settings on top of the page's seed and max new tokens."""
+        return SamplingParams(strategy="sample", temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
+                              repetition_penalty=self.repetition_penalty, seed=base.seed,
+                              max_new_tokens=base.max_new_tokens, stop=base.stop)
+
+
+OFF = None  # a Compare column that is switched off
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str
+    tab: str  # one of TABS
+    controls: dict  # overrides of default_controls()
+    steps: int = 0  # Step presses after the reset
+    action: str | None = None  # "leak", "compare", "beam", "kv_compare", "gqa" or None
+    sides: tuple = ()  # Compare columns (Side or OFF), for action "compare"
+    extra: dict = field(default_factory=dict)  # leak_pos / leak_text / compare_n / train_preset
+
+    def all_controls(self) -> dict:
+        return {**default_controls(), **self.controls, "tab": self.tab}
+
+
+LESSONS: tuple[Lesson, ...] = (
+    # the leak check changes token 3 of the prompt; the mask view shows its first 8 tokens
+    Lesson("mask", "mask", dict(prompt="To be, or not to be, that is the question", strategy="greedy"), steps=1,
+           action="leak", extra=dict(leak_pos=3, leak_text=" the")),
+    # the same logits under greedy, T = 0.7, T = 1.5: greedy loops ("MESSENGER. He is not so." again and again),
+    # 0.7 writes a plausible scene, 1.5 turns to made-up words; entropy of the first token 4.05 -> 1.88 / 6.39 nats
+    Lesson("sampling", "compare", dict(prompt="ROMEO:", strategy="sample", temperature=0.7, seed=0, max_new_tokens=40),
+           steps=1, action="compare", sides=(Side(temperature=0.0), Side(temperature=0.7), Side(temperature=1.5), OFF)),
+    # peaked: after "To-morrow, and to-" top-p 0.9 keeps 2 tokens ("morrow" 68 %, "night" 25 %);
+    # flat: after "The" it keeps ~810; top-k = 10 keeps 10 in both
+    Lesson("topk_topp", "compare", dict(prompt="To-morrow, and to-", strategy="sample", temperature=1.0, top_k=10,
+                                        top_p=1.0, seed=0, max_new_tokens=12), steps=1, action="compare",
+           sides=(Side("To-morrow, and to-", top_k=10), Side("To-morrow, and to-", top_p=0.9),
+                  Side("The", top_k=10), Side("The", top_p=0.9))),
+    # greedy from "ROMEO:" repeats "MESSENGER.\nHe is not so." five times in 60 tokens; a penalty of 1.2 breaks the loop
+    Lesson("penalty", "compare", dict(prompt="ROMEO:", strategy="greedy", repetition_penalty=1.2, max_new_tokens=60),
+           steps=1, action="compare",
+           sides=(Side(temperature=0.0), Side(temperature=0.0, repetition_penalty=1.2), OFF, OFF)),
+    # four beams, ten tokens: the hypotheses end "[Exeunt.] SCENE II." / "SCENE III." ..., unlike greedy's loop
+    Lesson("beam", "beam", dict(prompt="ROMEO:", strategy="beam", num_beams=4, length_penalty=1.0, max_new_tokens=10),
+           action="beam"),
+    Lesson("kv", "kv", dict(prompt="ROMEO:", strategy="greedy", kv=True, max_new_tokens=200), steps=12,
+           action="kv_compare", extra=dict(compare_n=200)),
+    Lesson("gqa", "kv", dict(prompt="ROMEO:", strategy="greedy", kv=True), steps=12, action="gqa"),
+    Lesson("train", "train", dict(prompt="ROMEO:", strategy="sample", temperature=0.8)),
+)
+LESSON_KEYS = tuple(lesson.key for lesson in LESSONS)
+
+
+def lesson(key: str) -> Lesson:
+    for x in LESSONS:
+        if x.key == key:
+            return x
+    raise ValueError(f"unknown lesson {key!r}: choose one of {', '.join(LESSON_KEYS)}")
+
+
+def side_values(sides: tuple) -> list:
+    """Flat values of the Compare columns, COMPARE_SIDES × (on, *SIDE_FIELDS), as the tab's inputs take them."""
+    out: list = []
+    for k in range(COMPARE_SIDES):
+        s = sides[k] if k < len(sides) else OFF
+        out += [s is not OFF, *((s or Side()).prompt, (s or Side()).temperature, (s or Side()).top_k,
+                                (s or Side()).top_p, (s or Side()).repetition_penalty)]
+    return out
+
+
+def sides_from_values(values: list) -> list[tuple[int, Side]]:
+    """(column index, Side) of each switched-on column; raises ValueError for a bad number."""
+    n = 1 + len(SIDE_FIELDS)
+    if len(values) != COMPARE_SIDES * n:
+        raise ValueError(f"expected {COMPARE_SIDES * n} compare values, got {len(values)}")
+    out = []
+    for k in range(COMPARE_SIDES):
+        on, prompt, t, top_k, top_p, pen = values[k * n:(k + 1) * n]
+        if not on:
+            continue
+        if isinstance(top_k, float) and math.isfinite(top_k) and top_k == int(top_k):
+            top_k = int(top_k)
+        side = Side(prompt if isinstance(prompt, str) else "", t, top_k, top_p, pen)
+        try:
+            side.params(SamplingParams())
+        except ValueError as e:
+            raise ValueError(f"column {'ABCD'[k]}: {e}") from e
+        out.append((k, side))
+    if not out:
+        raise ValueError("switch on at least one column to compare")
+    return out
+
+
+# -- the link -----------------------------------------------------------------------------------------
+def encode_link(controls: Mapping) -> str:
+    """The query string (no leading ?) that restores ``controls``; values at their default are left out."""
+    d = default_controls()
+    q = {}
+    for k in d:
+        v = controls.get(k, d[k])
+        if k in ("prompt", "model"):  # always written: they are what the link is about
+            q[k] = v
+        elif v != d[k] or (isinstance(v, bool) != isinstance(d[k], bool)):
+            q[k] = _text(v)
+    return urlencode(q)
+
+
+def _text(v) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, float) and math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
+
+
+def _number(text: str, whole: bool):
+    v = float(text)  # ValueError for junk; "nan"/"inf" pass here and validation refuses them
+    if whole:
+        if not math.isfinite(v) or v != int(v):
+            raise ValueError("not a whole number")
+        return int(v)
+    return v
+
+
+FLOATS = ("temperature", "top_p", "min_p", "repetition_penalty", "length_penalty")
+INTS = ("top_k", "seed", "max_new_tokens", "num_beams", "steps")
+
+
+def decode_link(query: Mapping[str, str], models: Mapping[str, str | None] | None = None) -> tuple[dict, list[str]]:
+    """(controls, problems): the link's settings on top of the defaults. Never raises: each bad value is
+    named in ``problems`` (plain English; the page shows them) and its default kept. Unknown
+    parameters are reported too. ``models`` maps the offered model names to None / why unavailable."""
+    c = default_controls()
+    problems: list[str] = []
+    known = set(c)
+    for k, raw in query.items():
+        if k not in known:
+            problems.append(f"unknown link parameter {k!r} (ignored)")
+            continue
+        raw = str(raw)
+        try:
+            if k == "prompt":
+                if len(raw) > MAX_PROMPT_CHARS:
+                    raise ValueError(f"longer than {MAX_PROMPT_CHARS} characters")
+                c[k] = raw
+            elif k == "model":
+                if models is not None and raw not in models:
+                    raise ValueError(f"not offered here (choose {', '.join(models)})")
+                if models is not None and models.get(raw):
+                    raise ValueError(f"not available here: {str(models[raw]).split('. ')[0]}")
+                c[k] = raw
+            elif k in ("kv", "projector"):
+                if raw.lower() not in ("1", "0", "true", "false", "on", "off"):
+                    raise ValueError("must be 1 or 0")
+                c[k] = raw.lower() in ("1", "true", "on")
+            elif k == "strategy":
+                c[k] = raw
+            elif k == "stop":
+                c[k] = raw
+            elif k in FLOATS:
+                c[k] = _number(raw, False)
+            elif k in INTS:
+                c[k] = _number(raw, True)
+            elif k == "tab":
+                if raw not in TABS:
+                    raise ValueError(f"must be one of {', '.join(TABS)}")
+                c[k] = raw
+            elif k == "lang":
+                if raw not in LANGS:
+                    raise ValueError(f"must be one of {', '.join(LANGS)}")
+                c[k] = raw
+        except ValueError as e:
+            problems.append(f"{k}={raw[:40]!r}: {e}")
+    # each sampling setting by SamplingParams' own rules; a refused one goes back to its default
+    d = default_controls()
+    for f in SAMPLING_FIELDS:
+        try:
+            params_of({**d, f: c[f]})
+        except ValueError as e:
+            problems.append(f"{f}={_text(c[f])[:40]!r}: {e}")
+            c[f] = d[f]
+    if not 0 <= c["steps"] <= MAX_LINK_STEPS:
+        problems.append(f"steps={c['steps']}: must be from 0 to {MAX_LINK_STEPS}")
+        c["steps"] = 0
+    return c, problems
+
+
+def validate_lessons() -> None:
+    """Every lesson's page settings and every Compare column are valid SamplingParams (tests call this)."""
+    for x in LESSONS:
+        assert x.tab in TABS, x.key
+        base = params_of(x.all_controls())
+        validate_params(base)
+        for s in x.sides:
+            if s is not OFF:
+                validate_params(s.params(base))
+
