@@ -683,7 +683,7 @@ def objective_panel(inputs: Sequence[str], targets: Sequence[str], target_probs:
 
 
 def gqa_cache(names: Sequence[str], bytes_per_position: Sequence[int], kv_heads: Sequence[int], block_size: int,
-              measured_positions: Sequence[int], measured_bytes: Sequence[Sequence[int]], height: int = 400,
+              measured_positions: Sequence[int], measured_bytes: Sequence[Sequence[int]], height: int = 440,
               lang: str = "en") -> go.Figure:
     """KV cache bytes vs position for two models: the formula (lines) and caches measured after a
     forward pass (points); the title gives the second model's saving ("75 % smaller")."""
@@ -707,8 +707,8 @@ def gqa_cache(names: Sequence[str], bytes_per_position: Sequence[int], kv_heads:
                          hovertemplate=f"%{{x}} positions: %{{y:.3f}} {unit} measured<extra>{label(name, 30)}</extra>"))
     saving = 1.0 - bytes_per_position[1] / bytes_per_position[0]
     title = _t("fig.gqa_title", lang, b=label(names[1], 30), saving=saving, a=label(names[0], 30)).replace("%", " %")
-    return _figure(data, title, height, legend=dict(orientation="h", x=0, y=-0.25, yanchor="top", font=dict(size=14)),
-                   margin=dict(l=70, r=30, t=70, b=120),
+    return _figure(data, title, height, legend=dict(orientation="h", x=0, y=-0.33, yanchor="top", font=dict(size=14)),  # below the axis title
+                   margin=dict(l=70, r=30, t=70, b=150),
                    xaxis=_axis(title=_axis_title(_t("fig.positions", lang)), range=[0, block_size * 1.02]),
                    yaxis=_axis(title=_axis_title(unit), rangemode="tozero"))
 
@@ -996,7 +996,7 @@ def compare_distributions(panels: Sequence[dict], rows: int = 8, height: int | N
         raise ValueError(f"compare 1 to 4 panels; got {n}")
     cols = n if n <= 3 else 2
     nrows = 1 if n <= 3 else 2
-    gap_x, gap_y = 0.16 if cols > 1 else 0.0, 0.2
+    gap_x, gap_y = 0.16 if cols > 1 else 0.0, 0.24
     width = (1 - gap_x * (cols - 1)) / cols
     hgt = (1 - gap_y * (nrows - 1)) / nrows
     data, notes, axes = [], [], {}
@@ -1025,5 +1025,5 @@ def compare_distributions(panels: Sequence[dict], rows: int = 8, height: int | N
                           xref="paper", yref="paper", x=x0, y=y1, xanchor="left", yanchor="bottom", yshift=4,
                           align="left", showarrow=False, font=dict(size=14)))
     per_row = 60 + 30 * rows
-    return _figure(data, _t("fig.cmp_title", lang), height or 110 + nrows * (per_row + 40),
-                   margin=dict(l=20, r=20, t=110, b=40), annotations=notes, **axes)
+    return _figure(data, _t("fig.cmp_title", lang), height or 140 + nrows * (per_row + 60),
+                   margin=dict(l=20, r=20, t=140, b=40), annotations=notes, **axes)

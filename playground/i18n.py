@@ -310,6 +310,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "分组查询注意力让一组查询头共用一个键/值头，所以缓存只存 $H_{kv} < H$ 个头："
         "$\\text{bytes} = 2 \\times L \\times H_{kv} \\times T \\times d_{head} \\times$ 每个值的字节数。"
         "图中在每个位置比较多头模型和它的 GQA 版本；节省的比例是 $1 - H_{kv}/H$。"),
+    "lesson.gqa.missing_short": ("The GQA model is not available on this server yet (see below)",
+                                 "这台服务器上还没有 GQA 模型（见下方说明）"),
     "lesson.gqa.missing": ("The GQA model is not available on this server yet: {why}",
                            "这台服务器上还没有 GQA 模型：{why}"),
     "lesson.train.title": ("Watch it learn", "看它学习"),
@@ -472,8 +474,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "in.params": ("parameters", "参数"),
     "fig.cmp_title": ("First next-token distribution of each column · orange = the token it chose",
                       "每一列的第一个下一个词元分布 · 橙色 = 选中的词元"),
-    "fig.cmp_panel": ("<b>{side}</b> · {settings}<br>kept {kept:,} of {vocab:,} tokens · entropy {entropy:.2f}",
-                      "<b>{side}</b> · {settings}<br>保留 {vocab:,} 个中的 {kept:,} 个 · 熵 {entropy:.2f}"),
+    "fig.cmp_panel": ("<b>{side}</b> · {settings}<br>kept {kept:,} of {vocab:,} tokens<br>entropy {entropy:.2f} nats",
+                      "<b>{side}</b> · {settings}<br>保留 {vocab:,} 个中的 {kept:,} 个<br>熵 {entropy:.2f} nats"),
     "fig.cmp_x": ("probability", "概率"),
     # -- beam search, train and inside-the-model texts
     "beam.head": ("| # | continuation | log p | tokens | score |", "| # | 续写 | log p | 词元数 | 得分 |"),
@@ -505,8 +507,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "（普通的“单步”不捕获）。用滑块或点击彩色词元选择另一步。"),
     "gqa.head": ("| model | heads (query / KV) | KV bytes per position | held-out loss |",
                  "| 模型 | 头数（查询 / KV） | 每个位置的 KV 字节数 | 留出集损失 |"),
-    "gqa.note": ("Formula: {formula}. Each group of {g} query heads shares one key/value head, so the cache shrinks by "
-                 "n_head / n_kv_head.", "公式：{formula}。每 {g} 个查询头共用一个键/值头，所以缓存缩小为 n_kv_head / n_head。"),
+    "gqa.note": ("Formula: {formula}. Each group of {g} query heads shares one key/value head, so the cache holds "
+                 "n_kv_head / n_head of what a multi-head model of the same width holds (here {kv} / {h}: {less} % less).",
+                 "公式：{formula}。每 {g} 个查询头共用一个键/值头，所以缓存只有同宽度多头模型的 n_kv_head / n_head"
+                 "（这里是 {kv} / {h}：少 {less} %）。"),
     "unavailable": ("**{name}** is unavailable: {why}", "**{name}** 不可用：{why}"),
     # -- status line
     "status.head": ("**{model}** · {layers} layers × {heads} heads, {width} wide, {vocab} tokens, {block}-token window · "

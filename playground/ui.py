@@ -50,7 +50,20 @@ EXAMPLES = [
 NEXT_ROWS = 10  # tokens drawn per decoding stage
 MASK_TOKENS = 8  # positions drawn in the causal-mask view (numbers fit in the cells)
 # a closed or idle tab's session is freed after 30 minutes (PLAYGROUND_STATE_TTL_S overrides, e.g. for load tests)
-STATE_TTL_S = float(os.environ.get("PLAYGROUND_STATE_TTL_S", "1800"))
+def _env_seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment; a bad value is logged and the default used."""
+    raw = os.environ.get(name)
+    try:
+        value = float(raw) if raw is not None else default
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError
+    except ValueError:
+        logging.getLogger(__name__).warning("%s=%r is not a positive number of seconds; using %g", name, raw, default)
+        return default
+    return value
+
+
+STATE_TTL_S = _env_seconds("PLAYGROUND_STATE_TTL_S", 1800.0)
 MAX_PROMPT_CHARS = 20_000  # longer prompts are refused before tokenizing (no window here holds that many)
 STAGE_NAMES = {"raw": "raw", "repetition_penalty": "penalty", "temperature": "temperature",
                "top_k": "top-k", "top_p": "top-p", "min_p": "min-p = final"}
@@ -898,7 +911,8 @@ class TrainView:
         for n, c, b in zip(names, cfgs, per_pos):
             rows.append(f"| {n} | {c.n_head} / {c.n_kv_head} | {b:,} | {_held_out(n)} |")
         note = i18n.t("gqa.note", lang, formula=KVCache.formula_text(cfgs[1], 1, block),
-                      g=cfgs[1].n_head // cfgs[1].n_kv_head)
+                      g=cfgs[1].n_head // cfgs[1].n_kv_head, kv=cfgs[1].n_kv_head, h=cfgs[1].n_head,
+                      less=round(100 * (1 - cfgs[1].n_kv_head / cfgs[1].n_head)))
         return fig, "\n".join(rows) + "\n\n" + note
 
 
@@ -1133,6 +1147,7 @@ class Classroom:
 
     def __init__(self, page: Page, trainer: "TrainView", strings: Strings):
         self.page, self.trainer, self.strings = page, trainer, strings
+        self.n_relabel_outputs = 0  # set by build_demo: outputs of the language switch besides the state
 
     # -- the Compare tab
     def compare(self, ps, model_name, prompt, kv, *rest):
@@ -1193,6 +1208,13 @@ class Classroom:
         keep = {"lang": lang, "strategy": params.strategy, "mode": view[3] if view[3] in MODES else MODES[0]}
         return (ps, *render(ps, v), *extras, cmp_md, *train, lesson_text, *self.strings.updates(lang, keep))
 
+    def apply_link(self, ps, lang, steps, model_name, prompt, kv, *rest):
+        """After the page loaded: the link's steps and the page's language (nothing to do for English, no steps)."""
+        if lang == "en" and not _finite_int(steps, 0) and isinstance(ps, PageState):
+            ps.lang = "en"
+            return (ps, *[gr.skip()] * self.n_relabel_outputs)
+        return self.relabel(ps, lang, steps, model_name, prompt, kv, *rest)
+
     def relabel_now(self, ps, lang, steps, model_name, prompt, kv, *rest):
         """The language switch: relabel and redraw, taking no steps."""
         return self.relabel(ps, lang, 0, model_name, prompt, kv, *rest)
@@ -1217,8 +1239,13 @@ class Classroom:
             gr.Warning(note)
         elif set(query) - {"lang"}:
             note = i18n.t("link_restored", c["lang"], what=", ".join(sorted(query)))
-        values = [c["model"], c["prompt"], c["kv"], *[c[f] for f in lessons.SAMPLING_FIELDS]]
-        return (*values, c["lang"], c["projector"], gr.Tabs(selected=c["tab"]), c["tab"], c["steps"],
+        # only what the link names: a control the link does not mention keeps what the page (or the user) has
+        bad = {p.split("=", 1)[0] for p in problems}
+        given = {k for k in query if k in c and k not in bad}
+        pick = lambda k: c[k] if k in given else gr.skip()  # noqa: E731
+        values = [pick("model"), pick("prompt"), pick("kv"), *[pick(f) for f in lessons.SAMPLING_FIELDS]]
+        tab = gr.Tabs(selected=c["tab"]) if "tab" in given else gr.skip()
+        return (*values, c["lang"], pick("projector"), tab, pick("tab"), c["steps"] if "steps" in given else 0,
                 gr.update(value=note, visible=bool(note)))
 
     def link(self, ps, lang, projector, tab, model_name, prompt, kv, *sampling):
@@ -1277,7 +1304,7 @@ class Classroom:
                 gqa, gqa_md = self.trainer.gqa_compare(ps)
             except ValueError as e:
                 why = str(e)
-                gqa = figures.placeholder(figures.label(i18n.t("lesson.gqa.missing", lang, why=""), 90), 260)
+                gqa = figures.placeholder(i18n.t("lesson.gqa.missing_short", lang), 260)
                 gqa_md = "⚠️ " + i18n.t("lesson.gqa.missing", lang, why=no_paths(why))
         recs = len(ps.session.records)
         v = self.page._view(ps, recs - 1 if recs else None, view)
@@ -1353,6 +1380,7 @@ CSS = """
 #lesson-md {font-size:16px; border-left:4px solid #F58518; padding:2px 12px; background:#fffaf3}
 #lessons button {font-size:15px}
 .note .prose {font-size:16px}
+#cmp-md td:nth-child(-n+2), #cmp-md th:nth-child(-n+2) {white-space:nowrap}
 /* projector mode: larger type, black on white, thicker borders (toggled on <html> by PROJECTOR_JS) */
 html.projector .gradio-container {--body-text-color:#000; --body-text-color-subdued:#111; --block-label-text-color:#000;
   --block-info-text-color:#111; --block-title-text-color:#000; --border-color-primary:#444; --block-border-width:2px;
@@ -1726,11 +1754,12 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                        lesson_md]
         relabel_in = [state, lang, link_steps, model, prompt, kv, *sampling, *view]
         relabel_out = [state, *views, *extra_plots, *strings.components]
+        classroom.n_relabel_outputs = len(relabel_out) - 1
         relabel_names = ("state", "lang", "steps", "model_name", "prompt", "kv_cache", *SAMPLING_NAMES, *VIEW_NAMES)
         demo.load(user_errors(classroom.restore), None,
                   [*link_controls, lang, projector, tabs, tab_now, link_steps, link_note], api_name="restore_link").then(
             endpoint(with_dropdowns(page.load)), controls, outputs + layer_head, api_name="load_page").then(
-            named(user_errors(classroom.relabel), relabel_names), relabel_in, relabel_out, api_name="apply_link")
+            named(user_errors(classroom.apply_link), relabel_names), relabel_in, relabel_out, api_name="apply_link")
         lang.input(named(user_errors(functools.partial(classroom.relabel_now)), relabel_names),
                    relabel_in, relabel_out, api_name="set_language")
         projector.change(None, projector, None, js=PROJECTOR_JS)

@@ -64,13 +64,8 @@ def test_each_lesson_loads_and_renders(page: Page, server, index):  # noqa: F811
     shoot(page, f"classroom-lesson-{index + 1}-{les.key}")
 
 
-def visible_text(page: Page, skip: str = "") -> str:
-    """The page's text; ``skip``: a selector whose text is left out (see the Inside-the-model tab below)."""
-    return page.evaluate("""(skip) => {
-      const root = document.querySelector('.gradio-container').cloneNode(true);
-      if (skip) root.querySelectorAll(skip).forEach((e) => e.remove());
-      document.body.appendChild(root); const text = root.innerText; root.remove(); return text;
-    }""", skip)
+def visible_text(page: Page) -> str:
+    return page.evaluate("document.querySelector('.gradio-container').innerText")
 
 
 # labels whose English text must be gone on the Chinese page (short generic words like "Top-k" are the same)
@@ -87,6 +82,9 @@ def test_the_language_switch_changes_every_visible_label(page: Page, server):  #
     expect(page.locator("#prompt")).to_contain_text("提示", timeout=TIMEOUT)
     expect(plot(page, "next-plot")).to_contain_text("第 0 步", timeout=TIMEOUT)  # figures redrawn
     expect(page.locator("#status")).to_contain_text("KV 缓存", timeout=TIMEOUT)
+    for radio, value in (("lang", "zh"), ("strategy", "sample"), ("mode", "probabilities")):  # choices relabelled, value kept
+        expect(page.locator(f"#{radio} input[value={value}]")).to_be_checked()
+        expect(page.locator(f"#{radio} label.selected")).to_have_count(1)
     for tab in ("next", "attention", "mask", "kv", "beam", "compare", "train", "inside"):
         page.locator("#views [role=tab]").filter(has_text=i18n.t(f"tab.{tab}", "zh")).first.click()
         page.wait_for_timeout(300)

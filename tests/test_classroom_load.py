@@ -85,3 +85,17 @@ def test_the_state_ttl_comes_from_the_environment():
     env = {**os.environ, "PLAYGROUND_STATE_TTL_S": "7.5"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "7.5"  # (unset, it is 1800: half an hour)
+
+
+def test_a_bad_state_ttl_falls_back_to_the_default_with_a_warning():
+    import os
+    import subprocess
+    import sys
+
+    code = "from playground import ui; print(ui.STATE_TTL_S)"
+    for bad in ("soon", "nan", "-5", "0"):
+        env = {**os.environ, "PLAYGROUND_STATE_TTL_S": bad}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                             timeout=120)
+        assert out.stdout.strip() == "1800.0", bad
+        assert "PLAYGROUND_STATE_TTL_S" in out.stderr, bad
