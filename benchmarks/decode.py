@@ -26,7 +26,7 @@ GPT2_SMALL = dict(n_layer=12, n_head=12, n_embd=768, vocab_size=50257, block_siz
 TINY = dict(n_layer=2, n_head=4, n_embd=32, vocab_size=512, block_size=64)  # for the smoke test
 
 
-def read_bandwidth_gbs(n_bytes: int = 1 << 30, repeats: int = 5) -> float:
+def read_bandwidth_gbs(n_bytes: int = 1 << 30, repeats: int = 11) -> float:
     """Sustained read bandwidth (GB/s): sum a large fp32 tensor, which reads every byte once.
 
     1 GiB is far beyond any cache, so this is DRAM bandwidth with the current torch threads.

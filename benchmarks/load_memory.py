@@ -5,7 +5,7 @@ Two fresh processes, so that nothing of the first is counted in the second:
      ``save_pretrained`` (model.safetensors, ~500 MB fp32), plus a 50257-token byte-level BPE in
      GPT-2's vocab.json + merges.txt, into a temporary folder;
   2. import torch and playground, ``load_model(folder)``, generate 32 greedy tokens with the
-     KV cache, and report ``resource.getrusage(...).ru_maxrss`` after each stage.
+     KV cache, and report the peak RSS (VmHWM) after each stage.
 
 Usage: python benchmarks/load_memory.py [--bin]    (--bin: pytorch_model.bin instead)
 Target: peak <= 1.2 GB for GPT-2 small.
@@ -28,6 +28,14 @@ PROMPT = "The quick brown fox jumps over the lazy dog. It was the best of times,
 
 
 def peak_mb() -> float:
+    """This process's peak RSS, MiB: VmHWM, the high-water mark of its own memory map.
+
+    Not ``getrusage().ru_maxrss``: Linux carries that over an exec from the parent, so a process
+    started by a large one (``python -m benchmarks`` holding two GPT-2s) would report the parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 

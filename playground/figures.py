@@ -430,7 +430,7 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
                          marker=dict(color=colour, pattern=dict(shape=shape, fgcolor="#777"))))
     what = _t("fig.bar_prob", lang) if mode == "probs" else _t("fig.bar_logit", lang)
     return _figure(
-        data, title, height or 215 + 30 * N, margin=dict(l=130, r=20, t=115, b=100), annotations=notes,
+        data, title, height or 215 + 30 * N, margin=dict(l=130, r=50, t=115, b=100), annotations=notes,
         barmode="overlay", bargap=0.25, **axes,
         legend=dict(orientation="h", x=1, xanchor="right", y=0, yref="container", yanchor="bottom", font=dict(size=14),
                     title=dict(text=_t("fig.bar_is", lang, what=what))),
