@@ -14,6 +14,7 @@ LANG_NAMES = {"en": "English", "zh": "中文"}
 STRINGS: dict[str, tuple[str, str]] = {
     # -- the classroom bar
     "lang": ("Language", "语言"),
+    "lang.info": ("Every label, note and chart title", "所有标签、说明和图表标题"),
     "projector": ("Projector mode", "投影模式"),
     "projector.info": ("Larger text, higher contrast", "更大的字、更高的对比度"),
     "lessons": ("Lessons · one click sets up the page", "课程 · 一键设置页面"),
@@ -148,11 +149,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "train_btn": ("Train ▶", "训练 ▶"),
     "train_stop": ("Stop ■", "停止 ■"),
     "t_layers": ("Layers", "层数"),
+    "t_layers.info": ("Transformer blocks stacked on top of each other", "堆叠的 Transformer 块数"),
     "t_heads": ("Heads", "头数"),
     "t_heads.info": ("Must divide the width", "必须能整除宽度"),
     "t_width": ("Width (n_embd)", "宽度（n_embd）"),
+    "t_width.info": ("Size of each token's vector in the residual stream", "残差流中每个词元向量的长度"),
     "t_block": ("Context (tokens)", "上下文（词元）"),
     "t_lr": ("Learning rate", "学习率"),
+    "t_lr.info": ("AdamW step size; 1e-3 to 3e-3 suits these small models", "AdamW 的步长；这些小模型适合 1e-3 到 3e-3"),
     "t_steps": ("Steps", "训练步数"),
     "inside_layer": ("Layer", "层"),
     "inside_layer.info": ("Which block to open", "打开哪一个块"),
@@ -500,11 +504,11 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "第 {step} 步：在它选出的“{tok}”之前的 {pos} 个词元"),
     "inside.note": ("**One forward pass of {where}**, with the values it really used · layer {layer}, head {head} · "
                     "T = {T}, C = {C}, {H} heads of {hd}, MLP {mlp}, V = {V} · captured and drawn in {ms} ms, only while "
-                    "this tab is open (an ordinary Step does not capture). Pick another step with the slider or a "
-                    "coloured token.",
+                    "this tab is open (an ordinary Step reads one token through the fused path; only the Mask tab re-runs its "
+                    "first 8 tokens, when they change). Pick another step with the slider or a coloured token.",
                     "**{where}的一次前向传播**，用的是它真正用到的数值 · 第 {layer} 层，第 {head} 个头 · "
                     "T = {T}，C = {C}，{H} 个头、每个 {hd} 维，MLP {mlp}，V = {V} · 捕获并绘制用了 {ms} ms，只在本页打开时进行"
-                    "（普通的“单步”不捕获）。用滑块或点击彩色词元选择另一步。"),
+                    "（普通的“单步”只用融合路径读入一个词元；只有“掩码”页会在前 8 个词元变化时重算它们）。用滑块或点击彩色词元选择另一步。"),
     "gqa.head": ("| model | heads (query / KV) | KV bytes per position | held-out loss |",
                  "| 模型 | 头数（查询 / KV） | 每个位置的 KV 字节数 | 留出集损失 |"),
     "gqa.note": ("Formula: {formula}. Each group of {g} query heads shares one key/value head, so the cache holds "

@@ -145,7 +145,8 @@ def _temperature(logits: torch.Tensor, t: float) -> torch.Tensor:
     if t == 0 or t == 1.0:  # 0 = greedy (argmax needs no scaling), 1 = off
         return logits
     scaled = logits / t
-    if torch.isnan(scaled).any() or torch.isposinf(scaled).any():
+    overflowed = torch.isfinite(logits) & ~torch.isfinite(scaled)  # a real score pushed to ±inf: order lost
+    if overflowed.any() or torch.isnan(scaled).any():
         raise ValueError(
             f"temperature {t:g} is too small for these scores (they overflow); use 0 for greedy decoding"
         )

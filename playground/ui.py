@@ -1576,7 +1576,7 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
         title = gr.Markdown("## GPT Playground · watch a small GPT write one token at a time", elem_id="title")
         # -- classroom bar: language, projector, share link, lessons
         with gr.Row(equal_height=True, elem_id="classroom-bar"):
-            lang = gr.Radio([(i18n.LANG_NAMES[x], x) for x in i18n.LANGS], value="en", label=i18n.t("lang"),
+            lang = gr.Radio([(i18n.LANG_NAMES[x], x) for x in i18n.LANGS], value="en", label=i18n.t("lang"), info=i18n.t("lang.info"),
                             elem_id="lang", scale=1, min_width=160)
             projector = gr.Checkbox(False, label=i18n.t("projector"), info=i18n.t("projector.info"), elem_id="projector",
                                     scale=1, min_width=160)
@@ -1674,14 +1674,17 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                     train_btn = gr.Button("Train ▶", variant="primary", elem_id="train_btn", interactive=limits.enabled)
                     stop_btn = gr.Button("Stop ■", variant="stop", elem_id="train_stop")
                 with gr.Row():
-                    t_layers = gr.Slider(1, 8, m0["n_layer"], step=1, label="Layers", elem_id="train_layers")
+                    t_layers = gr.Slider(1, 8, m0["n_layer"], step=1, label="Layers", elem_id="train_layers",
+                                         info=i18n.t("t_layers.info"))
                     t_heads = gr.Slider(1, 8, m0["n_head"], step=1, label="Heads", elem_id="train_heads",
                                         info="Must divide the width")
-                    t_width = gr.Slider(16, 256, m0["n_embd"], step=16, label="Width (n_embd)", elem_id="train_width")
+                    t_width = gr.Slider(16, 256, m0["n_embd"], step=16, label="Width (n_embd)", elem_id="train_width",
+                                        info=i18n.t("t_width.info"))
                     t_block = gr.Slider(8, 256, min(m0["block_size"], limits.max_block), step=8,
                                         label="Context (tokens)", elem_id="train_block",
                                         info=f"This server allows up to {limits.max_block}")
-                    t_lr = gr.Number(t0["lr"], label="Learning rate", elem_id="train_lr", minimum=0)
+                    t_lr = gr.Number(t0["lr"], label="Learning rate", elem_id="train_lr", minimum=0,
+                                     info=i18n.t("t_lr.info"))
                     t_steps = gr.Slider(1, 2000, min(t0["steps"], limits.max_steps), step=1, label="Steps",
                                         elem_id="train_steps", info=f"This server allows up to {limits.max_steps:,}")
                 train_md = gr.Markdown("Pick a preset and press **Train**.", elem_id="train-status")

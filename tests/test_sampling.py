@@ -195,6 +195,8 @@ def test_bad_logits_and_ids_are_refused():
         run_pipeline(torch.zeros(5), [5], p)
     with pytest.raises(ValueError, match="too small"):
         run_pipeline(torch.tensor([1e30, 0.0]), [], SamplingParams(temperature=1e-10))
+    with pytest.raises(ValueError, match="too small"):  # all-negative scores (GPT-2's usual) overflow to -inf
+        run_pipeline(torch.tensor([-3.0, -5.0]), [], SamplingParams(temperature=1e-39))
 
 
 # -- choosing -----------------------------------------------------------------------------------
