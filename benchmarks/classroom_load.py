@@ -334,6 +334,12 @@ def markdown(r: dict) -> str:
         f"| step latency p50 / p95 / max | {fmt(s['p50'])} / {fmt(s['p95'])} / {fmt(s['max'])} ms |",
         f"| server RSS before / peak / after expiry | {rss['before']} / {rss['peak']} / {rss.get('after', '—')} MiB |",
     ]
+    if len(r.get("waves", [])) > 1:
+        ws = r["waves"]
+        rows.append("| later waves (new classes): steps, errors, cross-talk, p50 / p95 | " + "; ".join(
+            f"{w['steps']:,}, {sum(w['errors'].values())}, {w['cross_talk']}, {fmt(w['p50'])} / {fmt(w['p95'])} ms"
+            for w in ws[1:]) + " |")
+        rows.append("| server RSS after each wave expired | " + " → ".join(f"{w['after']}" for w in ws) + " MiB |")
     if r.get("command"):
         rows.append(f"| command | `{r['command']}` |")
     return "\n".join(rows)
@@ -346,6 +352,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--max-steps", type=int, default=12, help="steps per run before a student starts over")
     ap.add_argument("--think", type=float, default=0.0,
                     help="mean seconds a student waits between clicks (0: click again at once, the worst case)")
+    ap.add_argument("--waves", type=int, default=1, help="classes one after another, each after the last expired")
     ap.add_argument("--ttl", type=float, default=20.0, help="PLAYGROUND_STATE_TTL_S of the server, seconds")
     ap.add_argument("--out", default=str(ROOT / "logs" / "classroom-load"), help="writes OUT.json and OUT.md")
     a = ap.parse_args(argv)
@@ -368,10 +375,17 @@ def main(argv: list[str] | None = None) -> dict:
             raise RuntimeError(f"the page did not load: {first.error}")
         model, tok = load_model("shakespeare")
         model.eval()
-        r = run_classroom(base, model, tok, students=a.students, seconds=a.seconds, max_steps=a.max_steps,
-                          server_pid=proc.pid, think_s=a.think)
+        waves = []
+        for _ in range(a.waves):  # a new class each wave: memory must come back to the same level every time
+            w = run_classroom(base, model, tok, students=a.students, seconds=a.seconds, max_steps=a.max_steps,
+                              server_pid=proc.pid, think_s=a.think)
+            w["rss_mb"]["after"] = wait_expired(proc.pid, a.ttl)
+            waves.append(w)
+        r = waves[0]
+        r["waves"] = [dict(steps=w["steps"], errors=w["errors"], busy=w["busy_refusals"],
+                           cross_talk=w["cross_talk"]["mismatches"], p50=w["step_ms"]["p50"], p95=w["step_ms"]["p95"],
+                           **w["rss_mb"]) for w in waves]
         r["think_s"] = a.think
-        r["rss_mb"]["after"] = wait_expired(proc.pid, a.ttl)
         r["state_ttl_s"] = a.ttl
         r["server"] = "python app.py (embedded model, the app's queue: 2 at a time, 64 waiting), 127.0.0.1"
         r["command"] = "python -m benchmarks.classroom_load " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -817,7 +817,7 @@ def stage_panels(panels: Sequence[dict], tokens: Sequence[str], title: str, max_
             cut = _t("in.first_cols", lang, m=max_cols, N=N)
         notes.append(dict(text=f"<b>{p['name']}</b><br>{shape}{cut}", xref="paper", yref="paper",
                           x=k * (width + gap) + width / 2, y=1.0, yanchor="bottom", showarrow=False,
-                          font=dict(size=14)))
+                          font=dict(size=14 if n <= 4 else 12)))  # five titles share a row: smaller
         x0 = k * (width + gap)
         axes["xaxis" if k == 0 else f"xaxis{k + 1}"] = _axis(
             domain=[x0, x0 + width], anchor="y", showgrid=False, zeroline=False, tickfont=dict(size=14),
@@ -922,7 +922,8 @@ def logit_lens(layer_names: Sequence[str], tokens: Sequence[str], top_tokens: Se
     _check_len(target_tokens, T, "top_probs")
     start = max(0, T - max_positions)
     cols = range(start, T)
-    text = [[label(top_tokens[l][t], 8) for t in cols] for l in range(L1)]
+    text = [[f"{label(top_tokens[l][t], 8)}<br><span style='font-size:11px'>{gp[l, t]:.2f}</span>" for t in cols]
+            for l in range(L1)]  # the guess, and below it p(the token that came next)
     hover = [[f"{layer_names[l]} · position {t} “{label(tokens[t], 20)}”<br>top guess “{label(top_tokens[l][t], 20)}” "
               f"p = {tp[l, t]:.3f}<br>came next: “{label(target_tokens[t], 20)}” p = {gp[l, t]:.3f}" for t in cols]
              for l in range(L1)]
@@ -941,8 +942,8 @@ def logit_lens(layer_names: Sequence[str], tokens: Sequence[str], top_tokens: Se
     xt = [f"{label(tokens[t], 8)}<br>→{label(target_tokens[t], 8)}" for t in cols]
     return _figure(
         data, _t("in.lens_title", lang, shown=shown),
-        height or int(np.clip(230 + 44 * L1, 390, 790)), margin=dict(l=90, r=20, t=70, b=130),
-        legend=dict(x=1, xanchor="right", y=-0.3, yanchor="top", orientation="h", font=dict(size=14)),
+        height or int(np.clip(250 + 48 * L1, 420, 820)), margin=dict(l=90, r=20, t=90, b=150),
+        legend=dict(x=1, xanchor="right", y=0, yref="container", yanchor="bottom", orientation="h", font=dict(size=14)),
         xaxis=_axis(domain=[0, 0.7], tickmode="array", tickvals=list(cols), ticktext=xt, showgrid=False, zeroline=False),
         yaxis=_axis(tickmode="array", tickvals=list(y), ticktext=[label(n, 12) for n in layer_names], showgrid=False,
                     zeroline=False, range=[-0.5, L1 - 0.5]),
@@ -969,9 +970,11 @@ def param_counts(components: dict[str, int], total: int, total_untied: int, tied
     tie = (_t("in.tie", lang, total=f"{total:,}", untied=f"{total_untied:,}", saving=f"{saving:,}") if tied
            else _t("in.notie", lang, total=f"{total:,}", tied=f"{total - components.get('head', 0):,}"))
     kv = _t("in.kv", lang, b=_fmt_count_bytes(kv_bytes_per_token)) + (f"<br>= {kv_formula}" if kv_formula else "")
-    note = dict(text=kv, xref="paper", yref="paper", x=0, y=-0.3, xanchor="left", yanchor="top", showarrow=False,
-                font=dict(size=14))  # below the axis title
-    return _figure(data, tie, height, margin=dict(l=110, r=40, t=70, b=150), annotations=[note],
+    foot = 150  # px below the plot: the axis title, then this note
+    plot_h = max(1, (height or 420) - 70 - foot)
+    note = dict(text=kv, xref="paper", yref="paper", x=0, y=-75 / plot_h, xanchor="left", yanchor="top",
+                showarrow=False, font=dict(size=14))  # 75 px below the axis, clear of its title
+    return _figure(data, tie, height, margin=dict(l=110, r=40, t=70, b=foot), annotations=[note],
                    xaxis=_axis(title=_axis_title(_t("in.params", lang)), range=[0, 1.6 * max(1, int(counts.max(initial=1)))]),
                    yaxis=_axis(autorange="reversed"))
 

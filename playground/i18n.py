@@ -464,8 +464,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "⑥ 最后的 LayerNorm（T={T}，C={C}{cut}）→ 输出头（V={V}）→ softmax：最后一个位置的前 {n} 名"),
     "in.out_cut": (", first {m} of {C} columns", "，{C} 列中的前 {m} 列"),
     "in.last_arrow": ("last position →", "最后一个位置 →"),
-    "in.lens_title": ("Logit lens · each layer's guess for the next token ({shown}); hover: p of the token that came next",
-                      "Logit lens · 每一层对下一个词元的猜测（{shown}）；悬停：真正出现的词元的 p"),
+    "in.lens_title": ("Logit lens · each layer's top guess for the next token ({shown})<br>"
+                      "under it: the p that layer gives the token that really came next · colour: p of the guess",
+                      "Logit lens · 每一层对下一个词元的首选猜测（{shown}）<br>"
+                      "下方数字：该层给真正出现的词元的 p · 颜色：猜测本身的 p"),
     "in.last_position": ("last position", "最后一个位置"),
     "in.mean_positions": ("mean over positions", "各位置平均"),
     "in.norm": ("residual norm ‖x‖", "残差范数 ‖x‖"),

@@ -5,6 +5,7 @@ readable token strings (spaces and newlines made visible) and character offsets.
 """
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -57,6 +58,16 @@ def readable(raw: bytes) -> str:
     return "".join(out)
 
 
+def complete_text(data: bytes) -> str:
+    """Decode UTF-8 ``data``, leaving out a trailing character whose bytes are not all there yet.
+
+    Byte-level BPE can split one character (an emoji, a CJK ideograph) across tokens; decoding
+    after each token would show U+FFFD until the last byte arrives. Bytes that can never form a
+    character (invalid anywhere but at the end) still show as U+FFFD.
+    """
+    return codecs.getincrementaldecoder("utf-8")(errors="replace").decode(data, final=False)
+
+
 class Tokenizer:
     """A thin, read-only wrapper around a Hugging Face byte-level BPE tokenizer."""
 
@@ -107,6 +118,10 @@ class Tokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         """Exact inverse of encode for whole texts; a cut-off character shows as U+FFFD."""
         return self.token_bytes(ids).decode("utf-8", errors="replace")
+
+    def decode_complete(self, ids: Iterable[int]) -> str:
+        """Decode generated ids for display: a character whose bytes are not all there yet is left out."""
+        return complete_text(self.token_bytes(ids))
 
     def token_bytes(self, ids: Iterable[int]) -> bytes:
         return b"".join(self._bytes[int(i)] for i in ids)

@@ -24,7 +24,6 @@ Dimension names: V = vocabulary, S = positions read so far, T = positions read b
 """
 from __future__ import annotations
 
-import codecs
 import copy
 import dataclasses
 import pickle
@@ -38,7 +37,7 @@ import torch
 from playground.config import SamplingParams
 from playground.model import GPT, KVCache
 from playground.sampling import Pipeline, check_fits, choose, entropy, new_generator, run_pipeline, stop_reason
-from playground.tokenizer import Tokenizer
+from playground.tokenizer import Tokenizer, complete_text  # noqa: F401  (re-exported)
 
 TOP_N = 20  # tokens kept per pipeline stage in a record
 # record fields that are live measurements, so they differ between two runs of the same step
@@ -139,16 +138,6 @@ class ComparisonResult:
         if len(self.cached_ms) < 2:
             return 1.0
         return float(self.uncached_ms[1:].sum() / max(self.cached_ms[1:].sum(), 1e-9))
-
-
-def complete_text(data: bytes) -> str:
-    """Decode UTF-8 ``data``, leaving out a trailing character whose bytes are not all there yet.
-
-    Byte-level BPE can split one character (an emoji, a CJK ideograph) across tokens; decoding
-    after each token would show U+FFFD until the last byte arrives. Bytes that can never form a
-    character (invalid anywhere but at the end) still show as U+FFFD.
-    """
-    return codecs.getincrementaldecoder("utf-8")(errors="replace").decode(data, final=False)
 
 
 def nbytes(obj) -> int:
@@ -260,7 +249,7 @@ class Session:
     @property
     def text(self) -> str:
         """Prompt + generated text, showing only complete characters (no stray U+FFFD)."""
-        return self.prompt + complete_text(self.tokenizer.token_bytes(self.generated_ids))
+        return self.prompt + self.tokenizer.decode_complete(self.generated_ids)
 
     @property
     def kv_bytes(self) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from playground.corpus import ASSETS, works
 from playground.model import GPT
 from playground.tokenizer import Tokenizer
 
+log = logging.getLogger(__name__)
 
 # -- data -------------------------------------------------------------------------------------
 def encode_works(tokenizer: Tokenizer, texts: list[str]) -> np.ndarray:
@@ -143,12 +145,27 @@ class TrainLimits:
 
         env = os.environ if env is None else env
         d = cls()
+
+        def number(name: str, default, kind=int):
+            """A positive number from ``env``; a bad value is logged and the default kept (the server still starts)."""
+            raw = env.get(name)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+                if value > 0 and value == value:
+                    return value
+            except ValueError:
+                pass
+            log.warning("%s=%r is not a positive %s; using the default %s", name, raw, kind.__name__, default)
+            return default
+
         return cls(
-            max_steps=int(env.get("PLAYGROUND_TRAIN_MAX_STEPS", d.max_steps)),
-            max_seconds=float(env.get("PLAYGROUND_TRAIN_MAX_SECONDS", d.max_seconds)),
-            max_params=int(env.get("PLAYGROUND_TRAIN_MAX_PARAMS", d.max_params)),
-            max_block=int(env.get("PLAYGROUND_TRAIN_MAX_BLOCK", d.max_block)),
-            max_concurrent=int(env.get("PLAYGROUND_TRAIN_CONCURRENCY", d.max_concurrent)),
+            max_steps=number("PLAYGROUND_TRAIN_MAX_STEPS", d.max_steps),
+            max_seconds=number("PLAYGROUND_TRAIN_MAX_SECONDS", d.max_seconds, float),
+            max_params=number("PLAYGROUND_TRAIN_MAX_PARAMS", d.max_params),
+            max_block=number("PLAYGROUND_TRAIN_MAX_BLOCK", d.max_block),
+            max_concurrent=number("PLAYGROUND_TRAIN_CONCURRENCY", d.max_concurrent),
             enabled=env.get("PLAYGROUND_DISABLE_TRAINING", "0").lower() not in ("1", "true", "yes"),
         )
 
@@ -260,7 +277,7 @@ def sample_text(model: GPT, tokenizer: Tokenizer, prompt: str, n: int, temperatu
         new.append(nxt)
         out = model(torch.tensor([[nxt]]), past_kv=out.kv)
     model.train(was_training)
-    return tokenizer.decode(new)
+    return tokenizer.decode_complete(new)
 
 
 def live_training(model: GPT, tokenizer: Tokenizer, train_data: np.ndarray, val_data: np.ndarray,

@@ -391,7 +391,7 @@ def render_beam(ps: PageState) -> tuple:
     fig = figures.beam_tree(b.nodes, labels, [0] + best, length_penalty=ps.session.params.length_penalty, lang=ps.lang)
     rows = [i18n.t("beam.head", ps.lang), "|---|---|---|---|---|"]
     for k, h in enumerate(b.hypotheses):
-        text = tok.decode(h.tokens)
+        text = tok.decode_complete(h.tokens)
         text = text if len(text) <= 70 else text[:69] + "…"
         text = html.escape(text).replace("\n", "↵").replace("|", "\\|")
         rows.append(f"| {k + 1} | {text} | {h.logprob:.2f} | {len(h.tokens)} | **{h.score:.3f}** |")
@@ -727,6 +727,10 @@ class SessionModels:
     models: dict = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     training: bool = False
+    trained: int = 0  # how many this tab has trained (names stay unique when old ones are dropped)
+
+
+MAX_OWN_MODELS = 3  # a tab keeps its three newest trained models: bounded memory on a shared server
 
 
 _SLOTS: dict[int, "TrainingSlots"] = {}
@@ -858,8 +862,11 @@ class TrainView:
                 val_losses.append(p.val_loss)
             name = None
             if u.stopped_by:
-                name = f"my model {len(ps.mine.models) + 1} ({mcfg.n_layer}×{mcfg.n_head}×{mcfg.n_embd}, {p.step + 1} steps)"
+                ps.mine.trained += 1
+                name = f"my model {ps.mine.trained} ({mcfg.n_layer}×{mcfg.n_head}×{mcfg.n_embd}, {p.step + 1} steps)"
                 ps.mine.models[name] = (model.eval(), tok)
+                while len(ps.mine.models) > MAX_OWN_MODELS:  # the oldest goes (a session using it keeps it)
+                    ps.mine.models.pop(next(iter(ps.mine.models)))
             elif u.sample is None and time.perf_counter() - shown < TRAIN_PUSH_S:
                 continue
             shown = time.perf_counter()
@@ -1827,11 +1834,17 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
     return demo
 
 
+def _port(raw: str) -> int:
+    if raw.isdigit() and 1 <= int(raw) <= 65535:
+        return int(raw)
+    raise SystemExit(f"GRADIO_SERVER_PORT must be a port number from 1 to 65535; got {raw!r}")
+
+
 def launch_kwargs() -> dict:
     """``demo.launch(**launch_kwargs())``: DESIGN.md §5 settings; host/port from Gradio's env variables."""
     return dict(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        server_port=_port(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         css=CSS,
         theme=gr.themes.Default(text_size=gr.themes.sizes.text_lg),
         show_error=False,  # only gr.Error messages reach users; other exceptions stay in the server log

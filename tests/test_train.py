@@ -98,3 +98,23 @@ def test_live_training_streams_updates_and_stops_on_request(small_tokenizer):
     full = [u for u in ups if u.sample is not None]
     assert full[0].probe_attention.shape[0] == full[0].probe_attention.shape[1] == len(full[0].probe_tokens)
     assert full[0].objective is not None and not model.training
+
+
+def test_live_training_stops_at_the_servers_time_limit(small_tokenizer):
+    """A zero-second limit: the first step already exceeds it, so training ends there, saying why."""
+    from playground.train import TrainLimits, live_training
+
+    data = encode_works(small_tokenizer, [__import__("playground.corpus").corpus.works("train")["macbeth.txt"][:20_000]])
+    model = tiny_gpt(vocab_size=small_tokenizer.vocab_size, block_size=32)
+    cfg = TrainConfig(steps=50, batch_size=4, warmup_steps=2, eval_every=5, eval_batches=1)
+    ups = list(live_training(model, small_tokenizer, data, data, cfg, TrainLimits(max_seconds=0.0), every=5, pause_s=0))
+    assert ups[-1].stopped_by == "time limit" and len(ups) == 1 and not model.training
+
+
+def test_bad_limit_variables_fall_back_to_the_defaults_with_a_warning(caplog):
+    from playground.train import TrainLimits
+
+    got = TrainLimits.from_env({"PLAYGROUND_TRAIN_MAX_STEPS": "lots", "PLAYGROUND_TRAIN_MAX_SECONDS": "-5",
+                                "PLAYGROUND_TRAIN_CONCURRENCY": "2"})
+    assert (got.max_steps, got.max_seconds, got.max_concurrent) == (TrainLimits().max_steps, TrainLimits().max_seconds, 2)
+    assert "PLAYGROUND_TRAIN_MAX_STEPS" in caplog.text and "PLAYGROUND_TRAIN_MAX_SECONDS" in caplog.text
