@@ -388,7 +388,9 @@ def main(argv: list[str] | None = None) -> dict:
         r["think_s"] = a.think
         r["state_ttl_s"] = a.ttl
         r["server"] = "python app.py (embedded model, the app's queue: 2 at a time, 64 waiting), 127.0.0.1"
-        r["command"] = "python -m benchmarks.classroom_load " + " ".join(argv if argv is not None else sys.argv[1:])
+        settings = "".join(f"{k}={os.environ[k]} " for k in ("PLAYGROUND_MAX_SESSIONS", "PLAYGROUND_TORCH_THREADS")
+                           if k in os.environ)  # server settings that change what is measured
+        r["command"] = settings + "python -m benchmarks.classroom_load " + " ".join(argv if argv is not None else sys.argv[1:])
         r["cpus"] = os.cpu_count()
     finally:
         stop_server(proc)

@@ -127,6 +127,12 @@ def test_queue_and_launch_settings(server, monkeypatch):
     kw = ui.launch_kwargs()
     assert kw["server_name"] == "127.0.0.1" and kw["show_error"] is False and kw["enable_monitoring"] is False
     assert kw["css"] and kw["theme"] is not None
+    assert kw["state_session_capacity"] == ui.MAX_SESSIONS <= 1000  # Gradio's 10,000 would let memory grow for days
+    # the monitoring summary (nobody reads it with monitoring off) is not recomputed after every event
+    assert demo._queue.ANALYTICS_MAX_EVENTS <= 500 and demo._queue.ANAYLTICS_CACHE_FREQUENCY >= 1000
+    with pytest.raises(SystemExit, match="GRADIO_SERVER_PORT must be a port number"):
+        monkeypatch.setenv("GRADIO_SERVER_PORT", "http")
+        ui.launch_kwargs()
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
     assert (ui.launch_kwargs()["server_name"], ui.launch_kwargs()["server_port"]) == ("0.0.0.0", 7999)
