@@ -373,7 +373,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fig.bar_prob": ("probability", "概率"),
     "fig.bar_logit": ("logit (score before softmax)", "logit（softmax 之前的得分）"),
     "fig.bar_is": ("bar = {what}:  ", "条 = {what}：  "),
-    "fig.more": ("+ {n} more", "+ 另外 {n} 个"),
+    "fig.more": ("+ {n}<br>more", "+ 另外<br>{n} 个"),  # under a narrow panel: short lines
     "fig.removed": ("removed", "已去掉"),
     "fig.below": ("below top list", "不在前列"),
     "fig.chosen": ("chosen", "选中"),

@@ -277,7 +277,7 @@ def test_next_token_stages_marks_removed_and_chosen_tokens_and_counts_the_rest()
             assert colours[3] == F.KEPT and shapes[3] == "" and bar["text"][3] == "5.0%"
     assert list(d["layout"]["yaxis"]["ticktext"]) == ["␣the", "␣a", "&lt;0xE7&gt;", "␣my"]
     notes = [a["text"] for a in d["layout"]["annotations"]]
-    assert notes.count("+ 4,051 more<br>3.2%") == 6
+    assert notes.count("+ 4,051<br>more<br>3.2%") == 6
     assert [n for n in notes if n.startswith("<b>")] == [f"<b>{s}</b>" for s in STAGES]
     assert {t["name"] for t in d["data"] if t.get("showlegend")} == {"kept", "removed", "chosen"}
 
