@@ -9,6 +9,7 @@ import pytest
 from playground import i18n, lessons
 from playground.config import SamplingParams
 from playground.sampling import validate_params
+from playground.train import PRESETS
 from tests.test_ui_api import call, client, model_and_tok, plain, server, title  # noqa: F401  (fixtures)
 
 
@@ -150,3 +151,17 @@ def test_compare_runs_every_switched_on_column(client):  # noqa: F811
     notes = " ".join(a["text"] for a in fig["layout"]["annotations"])
     assert "<b>A</b> · greedy" in notes and "<b>C</b>" in notes and "top-p 0.5" in notes
     assert md.count("\n") == 4 and "| **B** |" in md
+
+
+def test_chained_endpoints_answer_through_gradio_client(client):  # noqa: F811
+    """The step a link runs after the page loads (relabel in the link's language), and the Train preset."""
+    call(client, "load_page")
+    out = client.predict(lang="zh", prompt="ROMEO:", api_name="/apply_link")
+    assert "温度" in json.dumps(out, ensure_ascii=False)
+    # the Train preset fills the fields with that preset's sizes
+    name = next(iter(PRESETS))
+    m, t = PRESETS[name]
+    layers, heads, width, block, lr, steps = client.predict(name=name, api_name="/train_preset")
+    assert (layers, heads, width, lr) == (m["n_layer"], m["n_head"], m["n_embd"], t["lr"])
+    with pytest.raises(Exception, match="preset"):
+        client.predict(name="no such preset", api_name="/train_preset")
