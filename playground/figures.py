@@ -441,8 +441,10 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
 
 # -- the KV cache --------------------------------------------------------------------------------------
 def step_latency(steps: Sequence[int], forward_ms: Sequence[float], step_ms: Sequence[float], kv_cache: Sequence[bool],
-                 tokens_processed: Sequence[int], height: int = 360, lang: str = "en") -> go.Figure:
-    """Per-step wall time: the forward (bars, coloured by cache on/off) and the whole step (line)."""
+                 tokens_processed: Sequence[int], height: int = 360, lang: str = "en",
+                 selected: int | None = None) -> go.Figure:
+    """Per-step wall time: the forward (bars, coloured by cache on/off) and the whole step (line);
+    the ``selected`` step (the one the other views inspect) sits on a shaded band."""
     s = _as_array(steps, "steps", 1, dtype=np.int64)
     f, t = _as_array(forward_ms, "forward_ms", 1), _as_array(step_ms, "step_ms", 1)
     on = _as_array(kv_cache, "kv_cache", 1, dtype=bool)
@@ -457,7 +459,10 @@ def step_latency(steps: Sequence[int], forward_ms: Sequence[float], step_ms: Seq
     data.append(dict(type="scatter", x=s, y=t, mode="lines+markers", name=_t("fig.whole_step", lang), line=dict(color="#333", width=2),
                      hovertemplate="step %{x}<br>whole step %{y:.2f} ms<extra></extra>"))
     med = _t("fig.median", lang, ms=f"{np.median(f):.2f}") if len(f) else ""
-    return _figure(data, _t("fig.latency_title", lang) + med, height, barmode="overlay", legend=_legend_top(),
+    band = [] if selected is None else [dict(type="rect", xref="x", yref="paper", x0=selected - 0.5, x1=selected + 0.5,
+                                             y0=0, y1=1, fillcolor="rgba(255,127,14,0.18)", line=dict(width=0),
+                                             layer="below")]
+    return _figure(data, _t("fig.latency_title", lang) + med, height, barmode="overlay", legend=_legend_top(), shapes=band,
                    xaxis=_axis(title=_axis_title(_t("fig.step", lang)), dtick=max(1, math.ceil(len(s) / 25))),
                    yaxis=_axis(title=_axis_title(_t("fig.ms", lang)), rangemode="tozero"))
 

@@ -406,7 +406,8 @@ def render_kv(ps: PageState, v: View) -> tuple:
         return figures.placeholder(msg, 360), figures.placeholder(msg, 380)
     cfg = ps.session.model.config
     lat = figures.step_latency([r.step for r in recs], [r.forward_ms for r in recs], [r.step_ms for r in recs],
-                               [r.kv_cache for r in recs], [r.tokens_processed for r in recs], lang=ps.lang)
+                               [r.kv_cache for r in recs], [r.tokens_processed for r in recs], lang=ps.lang,
+                               selected=recs[v.step].step if v.step is not None and v.step < len(recs) else None)
     on = [r for r in recs if r.kv_cache and r.kv_bytes > 0]
     last = recs[-1]
     per_position = last.kv_formula_bytes // max(1, last.position)
@@ -629,7 +630,7 @@ class Page:
     def select_step(self, ps, model_name, prompt, kv, *rest):
         params, view = self._split(rest)
         ps = self.current(ps, model_name, prompt, params, kv)
-        return (ps, *render(ps, self._view(ps, view[0], view), ("tokens", "next", "attention")))
+        return (ps, *render(ps, self._view(ps, view[0], view), ("tokens", "next", "attention", "kv")))
 
     def select_head(self, ps, model_name, prompt, kv, *rest):
         params, view = self._split(rest)

@@ -316,6 +316,9 @@ def test_step_latency_splits_bars_by_cache_setting():
     assert list(dense(line["y"])) == [6.0, 2.0, 2.1, 7.0]
     with pytest.raises(ValueError, match="same length"):
         F.step_latency([0, 1], [1.0], [1.0], [True], [1])
+    assert d["layout"]["shapes"] == []  # no step inspected: no band
+    band = check(F.step_latency([0, 1, 2], [1.0] * 3, [2.0] * 3, [True] * 3, [1] * 3, selected=1))["layout"]["shapes"]
+    assert [(b["x0"], b["x1"]) for b in band] == [(0.5, 1.5)]  # the inspected step is shaded
 
 
 def test_cache_memory_draws_the_formula_line_and_the_measurements():

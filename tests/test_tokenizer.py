@@ -45,3 +45,14 @@ def test_split_character_shows_bytes(small_tokenizer):
 
 def test_eos_is_a_single_special_token(small_tokenizer):
     assert small_tokenizer.token_str(small_tokenizer.eos_id) == "<|endoftext|>"
+
+
+@pytest.mark.parametrize("text", ODD[3:6])
+def test_offsets_cover_odd_unicode_in_order(small_tokenizer, text):
+    """Character offsets stay in the text and in order; a character split over several tokens gives
+    each of them that character's span (so a chip can always point at the text it came from)."""
+    enc = small_tokenizer.encode(text)
+    assert all(0 <= a <= b <= len(text) for a, b in enc.offsets)
+    assert all(a1 <= a2 for (a1, _), (a2, _) in zip(enc.offsets, enc.offsets[1:]))
+    covered = {i for a, b in enc.offsets for i in range(a, b)}
+    assert {i for i, ch in enumerate(text) if not ch.isspace()} <= covered  # every visible character is some token's

@@ -200,6 +200,8 @@ def test_back_and_select_step(client):
     r = call(client, "select_step", view_step=0)
     assert "Step **0** of 2" in r["status"] and title(r["next"]).startswith("Step 0")
     assert re.search(r'class="tok gen sel" data-step="0"', r["chips"])
+    band = r["latency"]["layout"]["shapes"]  # the KV view marks the inspected step too
+    assert len(band) == 1 and band[0]["x0"] < 0 < band[0]["x1"]
 
 
 def test_same_seed_same_tokens_in_separate_sessions(server):
