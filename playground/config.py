@@ -6,8 +6,31 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
+
+
+def env_number(name: str, default, kind=float, env: Mapping[str, str] | None = None):
+    """A positive, finite number from the environment (``env``, default ``os.environ``).
+
+    An operator's typo must not stop the server: a bad value is logged and ``default`` used.
+    """
+    raw = (os.environ if env is None else env).get(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+        if math.isfinite(value) and value > 0:
+            return value
+    except ValueError:
+        pass
+    logging.getLogger(__name__).warning("%s=%r is not a positive %s; using the default %s", name, raw,
+                                        "whole number" if kind is int else "number", default)
+    return default
 
 
 @dataclass(frozen=True)

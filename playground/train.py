@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
-import logging
 import math
 import time
 from dataclasses import dataclass
@@ -24,12 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from playground.config import GPTConfig, TrainConfig
+from playground.config import GPTConfig, TrainConfig, env_number
 from playground.corpus import ASSETS, works
 from playground.model import GPT
 from playground.tokenizer import Tokenizer
 
-log = logging.getLogger(__name__)
 
 # -- data -------------------------------------------------------------------------------------
 def encode_works(tokenizer: Tokenizer, texts: list[str]) -> np.ndarray:
@@ -145,24 +144,10 @@ class TrainLimits:
 
         env = os.environ if env is None else env
         d = cls()
-
-        def number(name: str, default, kind=int):
-            """A positive number from ``env``; a bad value is logged and the default kept (the server still starts)."""
-            raw = env.get(name)
-            if raw is None:
-                return default
-            try:
-                value = kind(raw)
-                if value > 0 and value == value:
-                    return value
-            except ValueError:
-                pass
-            log.warning("%s=%r is not a positive %s; using the default %s", name, raw, kind.__name__, default)
-            return default
-
+        number = functools.partial(env_number, kind=int, env=env)  # bad values: logged, default kept
         return cls(
             max_steps=number("PLAYGROUND_TRAIN_MAX_STEPS", d.max_steps),
-            max_seconds=number("PLAYGROUND_TRAIN_MAX_SECONDS", d.max_seconds, float),
+            max_seconds=number("PLAYGROUND_TRAIN_MAX_SECONDS", d.max_seconds, kind=float),
             max_params=number("PLAYGROUND_TRAIN_MAX_PARAMS", d.max_params),
             max_block=number("PLAYGROUND_TRAIN_MAX_BLOCK", d.max_block),
             max_concurrent=number("PLAYGROUND_TRAIN_CONCURRENCY", d.max_concurrent),

@@ -32,7 +32,7 @@ import gradio as gr
 import numpy as np
 
 from playground import figures, i18n, lessons
-from playground.config import SamplingParams
+from playground.config import SamplingParams, env_number
 from playground.inside import walkthrough
 from playground.sampling import STAGES
 from playground.trace import Session, StepRecord
@@ -50,25 +50,12 @@ EXAMPLES = [
 NEXT_ROWS = 10  # tokens drawn per decoding stage
 MASK_TOKENS = 8  # positions drawn in the causal-mask view (numbers fit in the cells)
 # a closed or idle tab's session is freed after 30 minutes (PLAYGROUND_STATE_TTL_S overrides, e.g. for load tests)
-def _env_positive(name: str, default: float) -> float:
-    """A positive number from the environment; a bad value is logged and the default used."""
-    raw = os.environ.get(name)
-    try:
-        value = float(raw) if raw is not None else default
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError
-    except ValueError:
-        logging.getLogger(__name__).warning("%s=%r is not a positive number; using %g", name, raw, default)
-        return default
-    return value
-
-
-STATE_TTL_S = _env_positive("PLAYGROUND_STATE_TTL_S", 1800.0)
+STATE_TTL_S = env_number("PLAYGROUND_STATE_TTL_S", 1800.0)
 # Gradio keeps, per browser session, a copy of every component's config and last value (~2 MB here:
 # the figures) until more than ``state_session_capacity`` sessions exist; gr.State's TTL frees only
 # our state. Its default, 10,000 sessions, lets a school server's memory grow for days, so keep the
 # newest 200 (a class of 40 reloading a few times): older sessions are dropped, least recently used first.
-MAX_SESSIONS = max(1, int(_env_positive("PLAYGROUND_MAX_SESSIONS", 200)))
+MAX_SESSIONS = env_number("PLAYGROUND_MAX_SESSIONS", 200, int)
 MAX_PROMPT_CHARS = 20_000  # longer prompts are refused before tokenizing (no window here holds that many)
 STAGE_NAMES = {"raw": "raw", "repetition_penalty": "penalty", "temperature": "temperature",
                "top_k": "top-k", "top_p": "top-p", "min_p": "min-p = final"}
