@@ -6,8 +6,8 @@ Both models get the same random GPT-2-small weights (fp32, 2 threads). Each meas
 greedy generation of N new tokens after a prompt, timed the same way for both: (time for N new
 tokens - time for 1) / (N - 1), so the prefill is excluded and argmax and Python overhead are
 included. Ours and HF's runs are interleaved and repeated; we report medians of ms per new token.
-The floor is the time to read every weight once per token at the read bandwidth measured in the
-same run (small-batch decoding is memory-bound). Also here: the KV-cache speedup curve and the
+The floor is the time to read every weight once per token at the read bandwidth measured right
+before each timed generation (small-batch decoding is memory-bound). Also here: the KV-cache speedup curve and the
 cost of capturing attention, both per forward step.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from playground import kernel
 from playground.config import GPTConfig
 from playground.model import GPT, KVCache
 
@@ -81,6 +82,12 @@ def ours_generate_s(model: GPT, prompt: torch.Tensor, n: int) -> float:
     return time.perf_counter() - t
 
 
+def ours_torch_only_generate_s(model: GPT, prompt: torch.Tensor, n: int) -> float:
+    """``ours_generate_s`` with the C one-row product off: what pure PyTorch gives."""
+    with kernel.switched_off():
+        return ours_generate_s(model, prompt, n)
+
+
 @torch.inference_mode()
 def hf_generate_s(hf, prompt: torch.Tensor, n: int) -> float:
     """Wall time (s) of HF ``generate(use_cache=True)``, greedy, exactly ``n`` new tokens."""
@@ -113,29 +120,47 @@ def check_same_tokens(hf, ours: GPT, prompt: torch.Tensor, n: int = 8) -> bool:
     return torch.equal(h[:, prompt.shape[1]:], torch.cat(mine, dim=1))
 
 
+def kv_bytes_per_token(model: GPT, positions: float) -> float:
+    """Bytes of keys and values a cached step reads when ``positions`` are cached (fp32 K and V, every layer)."""
+    c = model.config
+    return 2 * c.n_layer * c.n_kv_head * c.head_dim * positions * 4
+
+
 def decode_vs_hf(hf, ours: GPT, prompt_lens=(16, 256, 768), n_new: int = 128, repeats: int = 5) -> dict:
-    """Ours vs HF per new token at each prompt length, medians over interleaved repeats."""
+    """Ours vs HF per new token at each prompt length, medians over interleaved repeats.
+
+    The read bandwidth is measured right before every timed generation, and each generation is
+    compared with the floor from its own measurement: on a shared machine the bandwidth moves
+    (40-75 GB/s within one process here), so one reading at the start would make every ratio hang
+    on that single sample. The row's ratio is the median of those per-run ratios.
+    """
     wbytes = weight_bytes(ours)
-    bw = read_bandwidth_gbs()
-    floor_ms = wbytes / (bw * 1e9) * 1e3
     gen = torch.Generator().manual_seed(0)
-    rows = []
+    rows, bws = [], []
     for T in prompt_lens:
         prompt = torch.randint(0, ours.config.vocab_size, (1, T), generator=gen)
         same = check_same_tokens(hf, ours, prompt)  # also warms both models at this length
-        ours_ms, hf_ms, ours_pre, hf_pre = [], [], [], []
-        for r in range(repeats):  # interleaved, alternating who goes first
-            pair = [(ours_ms, ours_pre, ours_generate_s, ours), (hf_ms, hf_pre, hf_generate_s, hf)]
-            for ms, pre, fn, m in pair if r % 2 == 0 else pair[::-1]:
-                a, b = per_token_ms(fn, m, prompt, n_new)
-                ms.append(a)
-                pre.append(b)
-        o, h = statistics.median(ours_ms), statistics.median(hf_ms)
+        who = {"ours": ours_generate_s, "ours_torch_only": ours_torch_only_generate_s, "hf": hf_generate_s}
+        runs = {k: ([], [], []) for k in who}  # ms per token, prefill ms, ratio to floor
+        for r in range(repeats):  # interleaved, each repeat in a rotated order
+            order = list(who)[r % 3:] + list(who)[:r % 3]
+            for k in order:
+                bw = read_bandwidth_gbs(repeats=5)
+                ms, pre = per_token_ms(who[k], hf if k == "hf" else ours, prompt, n_new)
+                bws.append(bw)
+                for dest, value in zip(runs[k], (ms, pre, ms / (wbytes / (bw * 1e9) * 1e3))):
+                    dest.append(value)
+        (o, o_pre, o_floor), (t, _, t_floor), (h, h_pre, h_floor) = (
+            [statistics.median(v) for v in runs[k]] for k in who)
+        kv_mean = kv_bytes_per_token(ours, T + (n_new - 1) / 2)  # the cache grows from T to T + n_new - 1
         rows.append(dict(prompt=T, new_tokens=n_new, ours_ms_per_token=o, hf_ms_per_token=h, ratio_to_hf=o / h,
-                         ratio_to_floor=o / floor_ms, hf_ratio_to_floor=h / floor_ms,
-                         ours_prefill_ms=statistics.median(ours_pre), hf_prefill_ms=statistics.median(hf_pre),
-                         same_greedy_tokens=same, repeats=repeats))
-    return dict(weight_bytes=wbytes, read_bandwidth_gbs=bw, floor_ms_per_token=floor_ms, rows=rows)
+                         ratio_to_floor=o_floor, hf_ratio_to_floor=h_floor,
+                         torch_only_ms_per_token=t, torch_only_ratio_to_hf=t / h, torch_only_ratio_to_floor=t_floor,
+                         kv_bytes_per_token=kv_mean, ratio_to_floor_with_kv=o_floor * wbytes / (wbytes + kv_mean),
+                         ours_prefill_ms=o_pre, hf_prefill_ms=h_pre, same_greedy_tokens=same, repeats=repeats))
+    bw = statistics.median(bws)
+    return dict(one_row_product=kernel.status(), weight_bytes=wbytes, read_bandwidth_gbs=bw, read_bandwidth_min_gbs=min(bws),
+                read_bandwidth_max_gbs=max(bws), floor_ms_per_token=wbytes / (bw * 1e9) * 1e3, rows=rows)
 
 
 def curve_positions(block_size: int, positions=(16, 64, 128, 256, 512, 768, 1000)) -> list[int]:

@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from playground import kernel
 from playground.config import GPTConfig
 
 
@@ -138,22 +139,31 @@ def _grow(t: torch.Tensor, keep: int, capacity: int) -> torch.Tensor:
 
 
 class Linear(nn.Linear):
-    """``nn.Linear`` whose one-row product (a decode step, x of shape (1, 1, in)) uses every CPU thread.
+    """``nn.Linear`` with a fast one-row product (a decode step: x of shape (1, 1, in)).
 
     Decoding one token multiplies one row by every weight matrix, so its speed is the speed of
-    reading the weights from memory. MKL computes a one-row product on one thread, which reads
-    the matrix at about half the machine's bandwidth. Here the inner dimension is cut into one
-    slice per thread, the slices are multiplied as a batch (``torch.bmm``, which MKL spreads over
-    the threads) and the partial rows summed: x @ W.t() = sum_j x[slice j] @ W.t()[slice j].
-    Same result up to float rounding; any other input takes the ordinary path.
+    reading the weights from memory. MKL's one-row product reads them at about half the machine's
+    bandwidth. Two faster paths, same result up to float rounding:
+      1. the C loop in ``gemv.c`` (see ``playground.kernel``), on torch's threads, at ~90 %;
+      2. where it cannot be compiled: the inner dimension cut into one slice per thread, the slices
+         multiplied as a batch (``torch.bmm``, which MKL spreads over the threads) and the partial
+         rows summed: x @ W.t() = sum_j x[slice j] @ W.t()[slice j].
+    Both read the weight as stored by ``GPT.lay_out_for_decoding``. Any other input, or one that
+    needs gradients, takes the ordinary path.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = torch.get_num_threads()
-        if n == 1 or x.numel() != self.in_features or self.in_features % n or x.device.type != "cpu":
+        if x.numel() != self.in_features or x.device.type != "cpu" or x.dtype != torch.float32:
             return super().forward(x)
-        w = self.weight.t().view(n, self.in_features // n, self.out_features)  # (n, in/n, out), a view
-        y = torch.bmm(x.reshape(n, 1, -1), w).sum(0)  # (n, 1, out) partial rows -> (1, out)
+        w = self.weight.t()  # (in, out), contiguous in the decoding layout
+        n = torch.get_num_threads()
+        grad = torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad)
+        if not grad and w.is_contiguous() and kernel.available():
+            y = kernel.one_row_product(w, x.reshape(-1).contiguous(), self.bias, n)  # (out,)
+            return y.view(*x.shape[:-1], self.out_features)  # (1, 1, out)
+        if n == 1 or self.in_features % n:
+            return super().forward(x)
+        y = torch.bmm(x.reshape(n, 1, -1), w.view(n, self.in_features // n, self.out_features)).sum(0)  # (1, out)
         if self.bias is not None:
             y = y + self.bias
         return y.view(*x.shape[:-1], self.out_features)  # (1, 1, out)

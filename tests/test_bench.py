@@ -8,6 +8,7 @@ import json
 import math
 
 from benchmarks.__main__ import main, markdown
+from playground import kernel
 
 
 def _positive(x) -> bool:
@@ -25,12 +26,17 @@ def test_quick_tiny_run_writes_json_and_markdown(tmp_path):
 
     d = on_disk["decode_vs_hf"]
     assert _positive(d["read_bandwidth_gbs"]) and _positive(d["floor_ms_per_token"])
+    assert d["read_bandwidth_min_gbs"] <= d["read_bandwidth_gbs"] <= d["read_bandwidth_max_gbs"]
+    assert d["one_row_product"] == kernel.status()  # which matrix-product path the figures came from
     assert [r["prompt"] for r in d["rows"]] == [8, 16, 32]
     for r in d["rows"]:
         assert r["same_greedy_tokens"] is True  # identical weights -> identical greedy tokens, or the race is unfair
         for k in ("ours_ms_per_token", "hf_ms_per_token", "ratio_to_hf", "ratio_to_floor", "ours_prefill_ms"):
             assert _positive(r[k]), k
         assert math.isclose(r["ratio_to_hf"], r["ours_ms_per_token"] / r["hf_ms_per_token"])
+        assert 0 < r["ratio_to_floor_with_kv"] < r["ratio_to_floor"]  # the cache read raises the floor
+        assert _positive(r["torch_only_ms_per_token"]) and _positive(r["torch_only_ratio_to_floor"])
+        assert math.isclose(r["torch_only_ratio_to_hf"], r["torch_only_ms_per_token"] / r["hf_ms_per_token"])
 
     block = on_disk["embedded_model"]["block_size"]
     for key in ("kv_curve_gpt2_small", "kv_curve_embedded"):

@@ -5,9 +5,8 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from playground.model import GPT, ContextWindowFull, KVCache, Linear, causal_mask
+from playground.model import GPT, ContextWindowFull, KVCache, causal_mask
 from tests.conftest import tiny_gpt
 
 
@@ -151,19 +150,6 @@ def test_weight_tying_and_gpt2_parameter_names(tiny_model):
     assert {"transformer.wte.weight", "transformer.wpe.weight", "transformer.h.0.attn.c_attn.weight",
             "transformer.h.1.mlp.c_proj.bias", "transformer.ln_f.weight"} <= names
     assert tiny_model.num_parameters() == sum(p.numel() for p in tiny_model.parameters())
-
-
-def test_one_row_product_split_across_threads_equals_nn_linear():
-    """A decode step's Linear (one row, one slice of the inner dimension per thread) = F.linear."""
-    torch.manual_seed(0)
-    layer, x = Linear(64, 96), torch.randn(1, 1, 64)
-    before = torch.get_num_threads()
-    try:
-        for n in (2, 4):
-            torch.set_num_threads(n)
-            torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_decoding_layout_keeps_values_names_and_tying(tiny_model):
