@@ -169,7 +169,7 @@ def markdown(res: dict) -> str:
                          f"counting the KV cache read) | ≤ {T['ratio_to_hf']}× HF, "
                          f"≤ {T['ratio_to_floor']}× floor | {_ok(r['ratio_to_hf'], T['ratio_to_hf'])}, "
                          f"{_ok(r['ratio_to_floor'], T['ratio_to_floor'])} |")
-        lines.append(f"| one-row product (playground/gemv.c) | {d['one_row_product']} | | |")
+        lines.append(f"| C decode loops (playground/kernels.c) | {d['one_row_product']} | | |")
         lines.append(f"| read bandwidth → floor (weights {d['weight_bytes'] / 1e6:.0f} MB once per token; measured "
                      f"before every timed run) | median {d['read_bandwidth_gbs']:.1f} GB/s (range "
                      f"{d['read_bandwidth_min_gbs']:.0f}–{d['read_bandwidth_max_gbs']:.0f}) → "

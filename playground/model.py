@@ -144,7 +144,7 @@ class Linear(nn.Linear):
     Decoding one token multiplies one row by every weight matrix, so its speed is the speed of
     reading the weights from memory. MKL's one-row product reads them at about half the machine's
     bandwidth. Two faster paths, same result up to float rounding:
-      1. the C loop in ``gemv.c`` (see ``playground.kernel``), on torch's threads, at ~90 %;
+      1. the C loop in ``kernels.c`` (see ``playground.kernel``), on torch's threads, at ~90 %;
       2. where it cannot be compiled: the inner dimension cut into one slice per thread, the slices
          multiplied as a batch (``torch.bmm``, which MKL spreads over the threads) and the partial
          rows summed: x @ W.t() = sum_j x[slice j] @ W.t()[slice j].
@@ -224,7 +224,10 @@ class CausalSelfAttention(nn.Module):
             if capture is not None:
                 capture.update(scores=scores, masked_scores=masked, pattern=att, z=y)
         else:
-            # fused kernel; it never materialises the weights
+            # fused kernels; they never materialise the weights
+            if T == 1 and B == 1 and self._one_query_in_c(q, k):
+                y = kernel.attend_one_query(q, k, v, torch.get_num_threads())  # (1, nh, 1, hs), see kernels.c
+                return self._project(y, B, T, C, capture), None
             if T == 1:
                 mask, causal = None, False  # one new query may see every cached key
             elif L == 0:
@@ -235,11 +238,20 @@ class CausalSelfAttention(nn.Module):
                 q, k, v, attn_mask=mask, is_causal=causal,
                 dropout_p=self.dropout if self.training else 0.0, enable_gqa=groups > 1,
             )  # (B, nh, T, hs)
-        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): heads side by side
+        return self._project(y, B, T, C, capture), att if return_attn else None
+
+    def _one_query_in_c(self, q: torch.Tensor, k: torch.Tensor) -> bool:
+        """A decode step's attention can run in kernels.c: inference, fp32 on the CPU, cache rows contiguous."""
+        grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad)
+        return (not self.training and not grad and q.device.type == "cpu" and q.dtype == k.dtype == torch.float32
+                and k.stride()[2:] == (self.head_dim, 1) and kernel.available())
+
+    def _project(self, y: torch.Tensor, B: int, T: int, C: int, capture: dict | None) -> torch.Tensor:
+        y = y.transpose(1, 2).reshape(B, T, C)  # (B, nh, T, hs) -> (B, T, C): heads side by side
         out = self.resid_dropout(self.c_proj(y))  # (B, T, C)
         if capture is not None:
             capture.update(concat=y, attn_out=out)
-        return out, att if return_attn else None
+        return out
 
 
 def causal_mask(T: int, S: int, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -29,3 +29,9 @@ def test_every_copied_path_exists():
         parts = [p for p in line.split() if not p.startswith("--")]
         for src in parts[:-1]:
             assert (ROOT / src).exists(), src
+
+
+def test_image_has_a_compiler_and_builds_the_kernel_at_build_time():
+    assert "gcc" in TEXT and "libc6-dev" in TEXT
+    build = [r for r in instructions("RUN") if "kernel.available()" in r]
+    assert build and TEXT.index(build[0]) > TEXT.index("USER user")  # into the user's cache, not root's

@@ -1,4 +1,4 @@
-"""The compiled one-row product (playground/gemv.c via playground.kernel) and Linear's use of it."""
+"""The compiled decode loops (playground/kernels.c via playground.kernel) and the model's use of them."""
 from __future__ import annotations
 
 import os
@@ -64,7 +64,7 @@ def test_linear_takes_the_kernel_for_one_row_and_torch_for_the_rest(monkeypatch)
 
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_linear_without_the_kernel_still_equals_nn_linear(monkeypatch, threads):
-    """Where gemv.c cannot be built: the thread-split bmm path (or plain F.linear) gives the same row."""
+    """Where kernels.c cannot be built: the thread-split bmm path (or plain F.linear) gives the same row."""
     monkeypatch.setattr(kernel, "available", lambda: False)
     torch.manual_seed(0)
     layer, x = _decode_layout(Linear(64, 96)), torch.randn(1, 1, 64)
@@ -115,8 +115,44 @@ def test_switched_off_by_environment(tmp_path):
 @pytest.mark.skipif(not HAS_CC, reason="needs a C compiler")
 def test_built_once_then_reused_from_the_cache(tmp_path):
     assert _fresh_process(PROBE, tmp_path) == "True | on"
-    (lib,) = tmp_path.glob("gemv-*.so")
+    (lib,) = tmp_path.glob("kernels-*.so")
     stamp = lib.stat().st_mtime_ns
     no_cc = {"PATH": str(tmp_path / "empty")}  # `cc` cannot be found: the library must come from the cache
     assert _fresh_process(PROBE, tmp_path, **no_cc) == "True | on"
     assert lib.stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("nh,nkv", [(12, 12), (8, 2), (4, 1)])
+@pytest.mark.parametrize("L", [1, 7, 300])
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_attend_one_query_equals_sdpa_on_cache_views(nh, nkv, L, threads):
+    """One query against a cache view (B, nkv, L, hs) cut from larger storage, as KVCache hands them out."""
+    if not kernel.available():
+        pytest.skip(kernel.status())
+    g = torch.Generator().manual_seed(nh * 100 + L)
+    hs, capacity = 16, 2 * L + 3
+    k_store, v_store = torch.randn(1, nkv, capacity, hs, generator=g), torch.randn(1, nkv, capacity, hs, generator=g)
+    q = torch.randn(1, nh, 1, hs, generator=g)
+    k, v = k_store[:, :, :L], v_store[:, :, :L]  # views: head stride capacity * hs
+    want = F.scaled_dot_product_attention(q, k, v, enable_gqa=nkv < nh)
+    torch.testing.assert_close(kernel.attend_one_query(q, k, v, threads), want, rtol=1e-5, atol=1e-5)
+
+
+def test_decode_step_attends_in_c_but_returned_weights_come_from_torch(monkeypatch, tiny_model):
+    if not kernel.available():
+        pytest.skip(kernel.status())
+    calls = []
+    real = kernel.attend_one_query
+    monkeypatch.setattr(kernel, "attend_one_query", lambda *a: calls.append(a[1].shape) or real(*a))
+    ids = torch.randint(0, tiny_model.config.vocab_size, (1, 9), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        full = tiny_model(ids, use_cache=False, return_attn=True)
+        assert calls == []  # a prefill, and asked-for weights: torch's paths
+        kv = tiny_model(ids[:, :8]).kv
+        step = tiny_model(ids[:, 8:], past_kv=kv)
+        assert len(calls) == tiny_model.config.n_layer  # one per layer, over the 9 cached positions
+        torch.testing.assert_close(step.logits[:, -1], full.logits[:, -1], rtol=1e-4, atol=1e-5)
+        seen = tiny_model(ids[:, 8:], past_kv=kv, return_attn=True)
+        assert len(calls) == tiny_model.config.n_layer  # weights asked for: computed by torch, explicitly
+        for a, b in zip(seen.attn, full.attn):
+            torch.testing.assert_close(a[:, :, -1], b[:, :, -1])
