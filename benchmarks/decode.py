@@ -159,7 +159,7 @@ def decode_vs_hf(hf, ours: GPT, prompt_lens=(16, 256, 768), n_new: int = 128, re
                          kv_bytes_per_token=kv_mean, ratio_to_floor_with_kv=o_floor * wbytes / (wbytes + kv_mean),
                          ours_prefill_ms=o_pre, hf_prefill_ms=h_pre, same_greedy_tokens=same, repeats=repeats))
     bw = statistics.median(bws)
-    return dict(one_row_product=kernel.status(), weight_bytes=wbytes, read_bandwidth_gbs=bw, read_bandwidth_min_gbs=min(bws),
+    return dict(kernels_c=kernel.status(), weight_bytes=wbytes, read_bandwidth_gbs=bw, read_bandwidth_min_gbs=min(bws),
                 read_bandwidth_max_gbs=max(bws), floor_ms_per_token=wbytes / (bw * 1e9) * 1e3, rows=rows)
 
 

@@ -27,7 +27,7 @@ def test_quick_tiny_run_writes_json_and_markdown(tmp_path):
     d = on_disk["decode_vs_hf"]
     assert _positive(d["read_bandwidth_gbs"]) and _positive(d["floor_ms_per_token"])
     assert d["read_bandwidth_min_gbs"] <= d["read_bandwidth_gbs"] <= d["read_bandwidth_max_gbs"]
-    assert d["one_row_product"] == kernel.status()  # which matrix-product path the figures came from
+    assert d["kernels_c"] == kernel.status()  # which matrix-product path the figures came from
     assert [r["prompt"] for r in d["rows"]] == [8, 16, 32]
     for r in d["rows"]:
         assert r["same_greedy_tokens"] is True  # identical weights -> identical greedy tokens, or the race is unfair
@@ -50,3 +50,14 @@ def test_quick_tiny_run_writes_json_and_markdown(tmp_path):
     md = (tmp_path / "results.md").read_text()
     assert md == markdown(res)
     assert md.count("× HF**") == 3 and "| cached |" in md and "| speedup |" in md
+
+
+def test_decode_profile_splits_a_step_into_products_attention_and_rest(tiny_model):
+    from benchmarks.decode_profile import profile
+
+    r = profile(tiny_model, positions=8, steps=3)
+    assert r["positions"] == 8
+    for k in ("step_ms", "linear_ms", "attention_ms", "floor_ms", "bandwidth_gbs"):
+        assert _positive(r[k]), k
+    assert r["linear_ms"] + r["attention_ms"] < r["step_ms"]  # both are parts of the step
+    assert math.isclose(r["rest_ms"], r["step_ms"] - r["linear_ms"] - r["attention_ms"])
