@@ -114,6 +114,8 @@ def test_loaded_model_has_gpt2_shape_and_tied_head(pair):
     assert ours.num_parameters() == sum(p.numel() for p in hf.parameters())
     assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in ours.parameters())
     assert not ours.training
+    linears = [m for m in ours.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and all(m.weight.t().is_contiguous() for m in linears)  # the layout kernels.c reads
 
 
 @torch.no_grad()
