@@ -34,7 +34,10 @@ def test_quick_tiny_run_writes_json_and_markdown(tmp_path):
         for k in ("ours_ms_per_token", "hf_ms_per_token", "ratio_to_hf", "ratio_to_floor", "ours_prefill_ms"):
             assert _positive(r[k]), k
         assert math.isclose(r["ratio_to_hf"], r["ours_ms_per_token"] / r["hf_ms_per_token"])
-        assert 0 < r["ratio_to_floor_with_kv"] < r["ratio_to_floor"]  # the cache read raises the floor
+        assert 0 < r["ratio_to_floor_with_kv"] < r["ratio_to_floor"] <= r["ratio_to_peak_floor"]  # KV raises the floor
+        assert math.isclose(r["ratio_to_floor"], r["ours_ms_per_token"] / d["floor_ms_per_token"])
+        assert _positive(r["ratio_to_floor_per_run"])
+        assert all(len(r["runs"][k]) == r["repeats"] for k in ("ours", "torch_only", "hf"))  # every pair kept
         assert _positive(r["torch_only_ms_per_token"]) and _positive(r["torch_only_ratio_to_floor"])
         assert math.isclose(r["torch_only_ratio_to_hf"], r["torch_only_ms_per_token"] / r["hf_ms_per_token"])
 
