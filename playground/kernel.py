@@ -1,9 +1,10 @@
 """The decode step's two loops in C (``kernels.c``): compiled on first use, checked, loaded; or nothing.
 
 Why they exist: a decode step (one new token) reads every weight once, to multiply one row by it,
-and every cached key and value once, to attend one query. On our AMD machines MKL's one-row
-product reads at ~60 % of the memory bandwidth and torch's fused attention at ~40 %; the loops in
-``kernels.c`` read at ~90 % and ~75 % (figures in the README's Performance section).
+and every cached key and value once, to attend one query. On our AMD machine, where a plain
+``sum()`` reads 40-45 GB/s, MKL's one-row product reads the weights at 25-35 GB/s and torch's fused
+attention reads the cache at ~23 GB/s; the loops in ``kernels.c`` read at 42-47 and ~37 GB/s
+(``python -m benchmarks.decode_profile``; the README's Performance section).
 ``model.Linear`` calls ``one_row_product`` and ``model.CausalSelfAttention`` calls
 ``attend_one_query`` when ``available()``; otherwise both use torch, with the same results up to
 float rounding.

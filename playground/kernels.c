@@ -5,9 +5,9 @@
 
    Both are memory-bound: a step reads every weight once, and every cached key and value once.
 
-   1. MKL's one-row product reads the weights at ~60 % of the machine's bandwidth on the AMD CPUs we
-   run on; this loop reads them at ~90 %. playground/model.py (Linear) calls it and falls back to
-   torch where no compiler is found.
+   1. On our AMD machine, where a plain sum() reads 40-45 GB/s, MKL's one-row product reads the
+   weights at 25-35 GB/s; this loop at 42-47. playground/model.py (Linear) calls it and falls back
+   to torch where no compiler is found.
 
    The weight is stored as an (in, out) row-major block (GPT-2's Conv1D layout; see
    GPT.lay_out_for_decoding), so y = b + sum_i x[i] * W[i, :], a sum of scaled rows. Each thread
@@ -15,7 +15,7 @@
    reading every weight exactly once.
 
    2. torch's fused attention is built for many queries; with one query it reads the cache at
-   ~20 GB/s. Here each thread takes whole heads: scores q.k / sqrt(hs) over the cached rows, a
+   ~23 GB/s, this loop at ~37. Here each thread takes whole heads: scores q.k / sqrt(hs) over the cached rows, a
    softmax, then the weighted sum of the value rows. It is used only where the page does not ask
    for the weights (CausalSelfAttention); where it does, the explicit torch path computes them.
 

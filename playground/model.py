@@ -142,9 +142,9 @@ class Linear(nn.Linear):
     """``nn.Linear`` with a fast one-row product (a decode step: x of shape (1, 1, in)).
 
     Decoding one token multiplies one row by every weight matrix, so its speed is the speed of
-    reading the weights from memory. MKL's one-row product reads them at about half the machine's
-    bandwidth. Two faster paths, same result up to float rounding:
-      1. the C loop in ``kernels.c`` (see ``playground.kernel``), on torch's threads, at ~90 %;
+    reading the weights from memory. MKL's one-row product reads them at 25-35 GB/s where the
+    machine can read 40-45. Two faster paths, same result up to float rounding:
+      1. the C loop in ``kernels.c`` (see ``playground.kernel``), on torch's threads, at 42-47 GB/s;
       2. where it cannot be compiled: the inner dimension cut into one slice per thread, the slices
          multiplied as a batch (``torch.bmm``, which MKL spreads over the threads) and the partial
          rows summed: x @ W.t() = sum_j x[slice j] @ W.t()[slice j].

@@ -104,6 +104,7 @@ class PageState:
     mine: "SessionModels" = field(default_factory=lambda: SessionModels(), repr=False)  # train view: this tab's models
     lang: str = "en"  # the page's language (classroom mode): figures and status lines are drawn in it
     extras: dict = field(default_factory=dict, repr=False)  # view -> redraw(lang) of a result figure (language switch)
+    slider_shape: tuple | None = None  # (maximum, interactive) last sent for the step slider; None: not yet
 
     def __deepcopy__(self, memo):
         new = copy.copy(self)
@@ -338,7 +339,14 @@ def render_tokens(ps: PageState, v: View) -> tuple:
     rec = recs[v.step] if v.step is not None else None
     chips = token_chips(s.tokens, s.ids, len(s.prompt_ids), [r.prob for r in recs], v.step, ps.lang)
     n = len(recs)
-    slider = gr.update(value=v.step or 0, maximum=max(1, n - 1), interactive=n > 1)
+    shape = (max(1, n - 1), n > 1)
+    # A property update makes Gradio rebuild the component and its config for this session; a slider
+    # re-draw or a head switch leaves the range alone, so it sends the value only.
+    if shape == ps.slider_shape:
+        slider = v.step or 0
+    else:
+        slider = gr.update(value=v.step or 0, maximum=shape[0], interactive=shape[1])
+        ps.slider_shape = shape
     return chips, s.text, status_text(ps, rec), slider
 
 
@@ -425,7 +433,7 @@ def render_beam(ps: PageState) -> tuple:
 
 
 def render(ps: PageState, v: View, parts=PARTS) -> tuple:
-    """Values for every view output, gr.skip() for those this event leaves alone."""
+    """Values for every view output (see VIEW_OUTPUTS), gr.skip() for those this event leaves alone."""
     out: list = []
     out += render_tokens(ps, v) if "tokens" in parts else [gr.skip()] * 4
     out += [render_next(ps, v) if "next" in parts else gr.skip()]
@@ -434,6 +442,32 @@ def render(ps: PageState, v: View, parts=PARTS) -> tuple:
     out += render_kv(ps, v) if "kv" in parts else [gr.skip()] * 2
     out += render_beam(ps) if "beam" in parts else [gr.skip()] * 2
     return tuple(out)
+
+
+# what render() returns, output by output: each view's number of outputs, in order
+VIEW_OUTPUTS = tuple(part for part, n in zip(PARTS, (4, 1, 2, 1, 2, 2)) for _ in range(n))
+# the views each event can redraw (the others it returns as gr.skip()); events not listed: all of them
+EVENT_VIEWS = dict(back=PARTS[:-1], resample=("tokens", "next", "beam"), select_step=("tokens", "next", "attention", "kv"),
+                   select_head=("attention", "mask"), next_mode=("next",), set_kv=("tokens",), beam_search=("beam",))
+
+
+def only_views(parts: tuple[str, ...], fn):
+    """``fn``'s outputs (state, every view, then any extras) cut to the views in ``parts``.
+
+    Gradio 6 handles gr.skip() as a property update: it rebuilds the component and its config for
+    the session, ~1-2 ms each. A slider re-draw skipped 7 of 12 view outputs, more than half of
+    its server time; so an event lists as outputs only the views it can redraw.
+    """
+    keep = [i for i, part in enumerate(VIEW_OUTPUTS) if part in parts]
+
+    @functools.wraps(fn)
+    def wrapped(*args):
+        out = fn(*args)
+        views, extra = out[1:1 + len(VIEW_OUTPUTS)], out[1 + len(VIEW_OUTPUTS):]
+        if any(views[i] != gr.skip() for i, part in enumerate(VIEW_OUTPUTS) if part not in parts):
+            raise RuntimeError(f"{fn.__name__} redrew a view outside {parts}")  # EVENT_VIEWS is out of date
+        return (out[0], *(views[i] for i in keep), *extra)
+    return wrapped
 
 
 # -- handlers ----------------------------------------------------------------------------------------
@@ -686,7 +720,7 @@ class Page:
         view = (view[0], layer, head, view[3])
         out = self.select_head(ps, model_name, prompt, kv, *params_values(params), *view)
         v = self._view(out[0], view[0], view)
-        return (*out, gr.update(value=v.layer), gr.update(value=v.head))
+        return (*out, v.layer, v.head)  # plain values: only the pickers' values change
 
     def pick_step(self, evt: gr.EventData, ps, model_name, prompt, kv, *rest):
         """A click on a token chip (custom event from CHIPS_JS carrying {step})."""
@@ -712,7 +746,7 @@ class Page:
             keep = ps.model_name if ps is not None else DEFAULT_MODEL
             gr.Warning(f"{model_name} could not be loaded: {_as_user_error(e).message}")
             return (ps, gr.update(value=keep), *[gr.skip()] * 12)
-        return (out[0], gr.update(), *out[1:])
+        return (out[0], gr.skip(), *out[1:])
 
     # -- helpers --
     @staticmethod
@@ -1820,27 +1854,33 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                         gr.update(choices=list(range(ps.session.model.config.n_head)), value=0)]
             if ps is not None and ps.session is not None else [gr.skip(), gr.skip()],
             state, layer_head, api_name="model_dropdowns")
+        def view_event(name: str, handler=None, extra_outputs=(), inputs=controls, **kw):
+            """(handler, inputs, outputs) for an event that redraws the views EVENT_VIEWS[name] only."""
+            parts = EVENT_VIEWS[name]
+            fn = endpoint(only_views(parts, handler or getattr(page, name)), **kw)
+            return fn, inputs, [state, *(c for c, part in zip(views, VIEW_OUTPUTS) if part in parts), *extra_outputs]
+
         step_btn.click(endpoint(page.step), controls, outputs, api_name="step")
         run_btn.click(endpoint(page.run), controls, outputs, api_name="run")
-        back_btn.click(endpoint(page.back), controls, outputs, api_name="back")
+        back_btn.click(*view_event("back"), api_name="back")
         gr.on([c.release for c in (temperature, top_k, top_p, min_p, penalty, max_new, num_beams, length_penalty)]
               + [strategy.input, seed.submit, stop.submit],
-              endpoint(page.resample), controls, outputs, api_name="resample", trigger_mode="always_last")
-        view_step.release(endpoint(page.select_step), controls, outputs, api_name="select_step")
-        gr.on([layer.input, head.input], endpoint(page.select_head), controls, outputs, api_name="select_head")
-        mode.input(endpoint(page.next_mode), controls, outputs, api_name="next_mode")
-        kv.input(endpoint(page.set_kv), controls, outputs, api_name="set_kv_cache")
-        beam_btn.click(endpoint(page.beam_search), controls, outputs, api_name="beam_search")
+              *view_event("resample"), api_name="resample", trigger_mode="always_last")
+        view_step.release(*view_event("select_step"), api_name="select_step")
+        gr.on([layer.input, head.input], *view_event("select_head"), api_name="select_head")
+        mode.input(*view_event("next_mode"), api_name="next_mode")
+        kv.input(*view_event("set_kv"), api_name="set_kv_cache")
+        beam_btn.click(*view_event("beam_search"), api_name="beam_search")
         compare_btn.click(endpoint(page.compare_cache, ("n_tokens",)), [state, model, prompt, kv, compare_n, *sampling, *view],
                           [state, compare_plot], api_name="compare_cache")
         leak_btn.click(endpoint(page.leak_check, ("position", "new_token")),
                        [state, model, prompt, kv, leak_pos, leak_text, *sampling, *view], [state, leak_plot],
                        api_name="leak_check")
-        chips.pick_step(endpoint(page.pick_step, event=True), controls, outputs, api_name="pick_step")
-        chips.pick_head(endpoint(page.pick_head, event=True), controls, outputs + layer_head, api_name="pick_head")
+        chips.pick_step(*view_event("select_step", page.pick_step, event=True), api_name="pick_step")
+        chips.pick_head(*view_event("select_head", page.pick_head, layer_head, event=True), api_name="pick_head")
         gr.Button(visible=False).click(  # what a click on an overview tile does, callable by API clients
-            endpoint(page.open_head, ("layer", "head")), [state, model, prompt, kv, layer, head, *sampling, *view],
-            outputs + layer_head, api_name="open_head")
+            *view_event("select_head", page.open_head, layer_head, [state, model, prompt, kv, layer, head, *sampling, *view],
+                        extra=("layer", "head")), api_name="open_head")
         # -- train view
         train_fields = [t_layers, t_heads, t_width, t_block, t_lr, t_steps]
         preset.input(user_errors(trainer.preset), preset, train_fields, api_name="train_preset")

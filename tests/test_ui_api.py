@@ -80,11 +80,17 @@ def client(server):
     c.close()
 
 
+EVENTS = {"set_kv_cache": "set_kv", "pick_step": "select_step", "pick_head": "select_head", "open_head": "select_head"}
+
+
 def call(client: Client, api: str, **kw) -> dict:
     """Call an endpoint; name its outputs (plots parsed from their JSON)."""
     out = client.predict(api_name="/" + api, **kw)
     out = out if isinstance(out, tuple) else (out,)
-    names = VIEWS + (["layer", "head"] if len(out) == len(VIEWS) + 2 else [])
+    event = EVENTS.get(api, api)
+    parts = ui.EVENT_VIEWS.get(event, ui.PARTS)  # an event returns only the views it can redraw
+    views = [name for name, part in zip(VIEWS, ui.VIEW_OUTPUTS) if part in parts]
+    names = views + (["layer", "head"] if len(out) == len(views) + 2 else [])
     if api in ("compare_cache", "leak_check"):
         names = ["plot"]
     res = dict(zip(names, out))
@@ -281,7 +287,7 @@ def test_select_head_and_open_head(client):
     r = call(client, "select_head", view_layer=1, view_head=3)
     assert "layer 1, head 3" in title(r["attn"]) and "layer 1, head 3" in title(r["mask"])
     r = call(client, "open_head", layer=1, head=2)
-    assert (r["layer"]["value"], r["head"]["value"]) == (1, 2)
+    assert (r["layer"], r["head"]) == (1, 2)  # plain values: only the pickers' values change
     assert "layer 1, head 2" in title(r["attn"])
     x0 = r["overview"]["layout"]["shapes"][0]["x0"]  # the selected tile is outlined
     assert x0 > 2 * r["overview"]["layout"]["meta"]["window"]
@@ -351,7 +357,7 @@ def test_chip_and_tile_clicks_select_a_step_and_a_head(model_and_tok):
     out = page.pick_step(gr.EventData(None, {"step": 1}), ps, *controls)
     assert "Step **1** of 3" in out[3]
     out = page.pick_head(gr.EventData(None, {"layer": 1, "head": 3}), ps, *controls)
-    assert out[-2]["value"] == 1 and out[-1]["value"] == 3
+    assert out[-2:] == (1, 3)
     assert "layer 1, head 3" in out[6].layout.title.text
 
 
@@ -457,3 +463,39 @@ def test_inside_view_is_opt_in(model_and_tok, monkeypatch):
     opened = iv.follow(ps, "shakespeare", PROMPT, True, True, 1, 0, *newest)
     assert len(drawn) == 1 and opened[1] is True and len(opened) == 5 + ui.INSIDE_PLOTS
     assert drawn[0].layer == 1 and drawn[0].step == 1  # the newest step's input, the chosen layer
+
+
+def test_step_slider_is_rebuilt_only_when_its_range_changes(model_and_tok):
+    """A property update costs Gradio a component rebuild per event (~10 ms); the view slider's range
+    changes on a Step, not on a re-draw or a head switch, which send only its value."""
+    page = ui.Page(ui.ModelCache(lambda name: model_and_tok), {"shakespeare": None})
+    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams(seed=2)), 0, 0, 0, ui.MODES[0])
+    ps = page.load(None, *controls)[0]
+    slider = 4  # outputs: state, chips, text, status, slider, ...
+    assert page.load(None, *controls)[slider]["maximum"] == 1  # a new state: the slider is set up once
+    out = page.step(ps, *controls)
+    assert out[slider] == 0  # one step: range 0..1, not interactive, as the prompt left it
+    for n in (2, 3):
+        out = page.step(ps, *controls)
+        assert out[slider]["__type__"] == "update" and out[slider]["maximum"] == n - 1
+        assert out[slider]["interactive"] is True and out[slider]["value"] == n - 1
+    out = page.resample(ps, *controls)
+    assert out[slider] == 2  # same range (3 steps): the value alone
+    out = page.select_step(ps, *controls[:-4], 1, *controls[-3:])
+    assert out[slider] == 1
+    out = page.back(ps, *controls)
+    assert out[slider]["maximum"] == 1  # one step fewer: the range shrinks
+
+
+def test_an_event_returns_only_the_views_it_lists():
+    """Outputs outside EVENT_VIEWS[event] are dropped (each gr.skip() costs Gradio a component rebuild);
+    a handler that redraws a view its event does not list is a programming error, not a silent loss."""
+    skip = gr.skip()
+    full = ("state", *[f"drawn {part}" if part in ("tokens", "next") else skip for part in ui.VIEW_OUTPUTS], "extra")
+    cut = ui.only_views(("tokens", "next", "beam"), lambda *a: full)()
+    assert cut == ("state", "drawn tokens", "drawn tokens", "drawn tokens", "drawn tokens", "drawn next", skip, skip,
+                   "extra")
+    with pytest.raises(RuntimeError, match="outside"):
+        ui.only_views(("tokens",), lambda *a: full)()
+    for event, parts in ui.EVENT_VIEWS.items():
+        assert set(parts) <= set(ui.PARTS) and hasattr(ui.Page, event), event
