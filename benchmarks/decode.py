@@ -7,8 +7,8 @@ greedy generation of N new tokens after a prompt, timed the same way for both: (
 tokens - time for 1) / (N - 1), so the prefill is excluded and argmax and Python overhead are
 included. Ours and HF's runs are interleaved and repeated; we report medians of ms per new token.
 The floor is the time to read every weight once per token at the run's median read bandwidth,
-measured right before each timed generation (small-batch decoding is memory-bound). Also here: the KV-cache speedup curve and the
-cost of capturing attention, both per forward step.
+measured right before each timed generation (small-batch decoding is memory-bound). Also here:
+the KV-cache speedup curve and the cost of capturing attention, both per forward step.
 """
 from __future__ import annotations
 
@@ -121,9 +121,8 @@ def check_same_tokens(hf, ours: GPT, prompt: torch.Tensor, n: int = 8) -> bool:
 
 
 def kv_bytes_per_token(model: GPT, positions: float) -> float:
-    """Bytes of keys and values a cached step reads when ``positions`` are cached (fp32 K and V, every layer)."""
-    c = model.config
-    return 2 * c.n_layer * c.n_kv_head * c.head_dim * positions * 4
+    """Bytes of keys and values a cached step reads with ``positions`` cached (the cache's own formula)."""
+    return KVCache.formula_bytes(model.config, batch=1, positions=1) * positions
 
 
 def decode_vs_hf(hf, ours: GPT, prompt_lens=(16, 256, 768), n_new: int = 128, repeats: int = 5) -> dict:
