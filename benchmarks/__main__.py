@@ -165,12 +165,10 @@ def markdown(res: dict) -> str:
                          f"{r['ours_ms_per_token']:.1f} / {r['hf_ms_per_token']:.1f} = **{r['ratio_to_hf']:.2f}× HF**, "
                          f"**{r['ratio_to_floor']:.2f}× floor** (each run against its own reading: "
                          f"{r['ratio_to_floor_per_run']:.2f}×; against the peak reading: {r['ratio_to_peak_floor']:.2f}×; "
-                         f"counting the KV cache read: {r['ratio_to_floor_with_kv']:.2f}×); torch-only path "
-                         f"{r['torch_only_ms_per_token']:.1f} ms = {r['torch_only_ratio_to_hf']:.2f}× HF, "
-                         f"{r['torch_only_ratio_to_floor']:.2f}× floor; HF {r['hf_ratio_to_floor']:.2f}× floor | "
+                         f"counting the KV cache read: {r['ratio_to_floor_with_kv']:.2f}×); "
+                         f"HF {r['hf_ratio_to_floor']:.2f}× floor | "
                          f"≤ {T['ratio_to_hf']}× HF, ≤ {T['ratio_to_floor']}× floor | "
                          f"{_ok(r['ratio_to_hf'], T['ratio_to_hf'])}, {_ok(r['ratio_to_floor'], T['ratio_to_floor'])} |")
-        lines.append(f"| C decode loops (playground/kernels.c) | {d['kernels_c']} | | |")
         lines.append(f"| read bandwidth → floor (weights {d['weight_bytes'] / 1e6:.0f} MB once per token; read "
                      f"before every timed run) | median {d['read_bandwidth_gbs']:.1f} GB/s → "
                      f"{d['floor_ms_per_token']:.1f} ms/token (range {d['read_bandwidth_min_gbs']:.0f}–"

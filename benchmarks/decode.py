@@ -19,7 +19,6 @@ import time
 
 import torch
 
-from playground import kernel
 from playground.config import GPTConfig
 from playground.model import GPT, KVCache
 
@@ -82,12 +81,6 @@ def ours_generate_s(model: GPT, prompt: torch.Tensor, n: int) -> float:
     return time.perf_counter() - t
 
 
-def ours_torch_only_generate_s(model: GPT, prompt: torch.Tensor, n: int) -> float:
-    """``ours_generate_s`` with the C one-row product off: what pure PyTorch gives."""
-    with kernel.switched_off():
-        return ours_generate_s(model, prompt, n)
-
-
 @torch.inference_mode()
 def hf_generate_s(hf, prompt: torch.Tensor, n: int) -> float:
     """Wall time (s) of HF ``generate(use_cache=True)``, greedy, exactly ``n`` new tokens."""
@@ -126,10 +119,10 @@ def kv_bytes_per_token(model: GPT, positions: float) -> float:
 
 
 def decode_vs_hf(hf, ours: GPT, prompt_lens=(16, 256, 768), n_new: int = 128, repeats: int = 5) -> dict:
-    """Ours (and ours on the torch-only path) vs HF per new token at each prompt length.
+    """Ours vs HF per new token at each prompt length.
 
     Medians over interleaved repeats. The read bandwidth is measured right before every timed
-    generation (30 readings per prompt length set, 45 in all): on this shared machine it jumps
+    generation (2 x repeats per prompt length, 30 in all): on this shared machine it jumps
     between two levels (~40-45 and ~75 GB/s) within one process, while the decode speeds barely
     move with it. The floor is set by the median reading of the whole run (``ratio_to_floor``);
     each run against its own reading (``ratio_to_floor_per_run``, the median of those) and against
@@ -143,14 +136,14 @@ def decode_vs_hf(hf, ours: GPT, prompt_lens=(16, 256, 768), n_new: int = 128, re
         return wbytes / (gbs * 1e9) * 1e3
 
     gen = torch.Generator().manual_seed(0)
-    who = {"ours": ours_generate_s, "torch_only": ours_torch_only_generate_s, "hf": hf_generate_s}
+    who = {"ours": ours_generate_s, "hf": hf_generate_s}
     measured = []
     for T in prompt_lens:
         prompt = torch.randint(0, ours.config.vocab_size, (1, T), generator=gen)
         same = check_same_tokens(hf, ours, prompt)  # also warms both models at this length
         runs = {k: [] for k in who}  # per repeat: (bandwidth GB/s just before, ms per token, prefill ms)
-        for r in range(repeats):  # interleaved, each repeat in a rotated order
-            for k in list(who)[r % 3:] + list(who)[:r % 3]:
+        for r in range(repeats):  # interleaved, alternating order
+            for k in (list(who) if r % 2 == 0 else list(who)[::-1]):
                 bw = read_bandwidth_gbs(repeats=5)
                 runs[k].append((bw, *per_token_ms(who[k], hf if k == "hf" else ours, prompt, n_new)))
         measured.append((T, same, runs))
@@ -161,17 +154,16 @@ def decode_vs_hf(hf, ours: GPT, prompt_lens=(16, 256, 768), n_new: int = 128, re
         med = {k: statistics.median(ms for _, ms, _ in runs[k]) for k in who}
         per_run = {k: statistics.median(ms / floor(b) for b, ms, _ in runs[k]) for k in who}
         kv_mean = kv_bytes_per_token(ours, T + (n_new - 1) / 2)  # the cache grows from T to T + n_new - 1
-        o, t, h = med["ours"], med["torch_only"], med["hf"]
+        o, h = med["ours"], med["hf"]
         rows.append(dict(prompt=T, new_tokens=n_new, ours_ms_per_token=o, hf_ms_per_token=h, ratio_to_hf=o / h,
                          ratio_to_floor=o / floor(bw), ratio_to_floor_per_run=per_run["ours"],
                          ratio_to_peak_floor=o / floor(peak), ratio_to_floor_with_kv=o * bw * 1e6 / (wbytes + kv_mean),
-                         hf_ratio_to_floor=h / floor(bw), torch_only_ms_per_token=t, torch_only_ratio_to_hf=t / h,
-                         torch_only_ratio_to_floor=t / floor(bw), kv_bytes_per_token=kv_mean,
+                         hf_ratio_to_floor=h / floor(bw), kv_bytes_per_token=kv_mean,
                          ours_prefill_ms=statistics.median(p for *_, p in runs["ours"]),
                          hf_prefill_ms=statistics.median(p for *_, p in runs["hf"]),
                          same_greedy_tokens=same, repeats=repeats,
                          runs={k: [dict(bandwidth_gbs=b, ms_per_token=ms) for b, ms, _ in runs[k]] for k in who}))
-    return dict(kernels_c=kernel.status(), weight_bytes=wbytes, read_bandwidth_gbs=bw, read_bandwidth_min_gbs=min(bws),
+    return dict(weight_bytes=wbytes, read_bandwidth_gbs=bw, read_bandwidth_min_gbs=min(bws),
                 read_bandwidth_max_gbs=peak, floor_ms_per_token=floor(bw), peak_floor_ms_per_token=floor(peak), rows=rows)
 
 

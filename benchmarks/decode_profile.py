@@ -1,10 +1,10 @@
-"""Where a decode step's time goes: matrix products, attention, the rest; with kernels.c on and off.
+"""Where a decode step's time goes: matrix products, attention, the rest.
 
     python -m benchmarks.decode_profile [--positions 16 800] [--steps 40] [--threads 2]
 
 GPT-2-small-size random weights (as ``benchmarks.decode``). For each number of cached positions it
-times the same cached step repeatedly, with every Linear and every attention core (kernels.c's or
-torch's SDPA) timed too; "rest" is the step minus both: layer norms, GELU, residual adds, cache
+times the same cached step repeatedly, with every ``nn.Linear`` and every attention core (torch's
+SDPA) timed too; "rest" is the step minus both: layer norms, GELU, residual adds, cache
 writes and Python. Then torch's profiler's top operators. The floor is the weights plus the cached
 keys and values, read once at the bandwidth measured just before.
 """
@@ -15,13 +15,12 @@ import time
 from contextlib import contextmanager
 
 import torch
-
+import torch.nn as nn
 import torch.nn.functional as F
 
 from benchmarks.decode import GPT2_SMALL, _decode_ready, _rewind, kv_bytes_per_token, read_bandwidth_gbs, weight_bytes
-from playground import kernel
 from playground.config import GPTConfig
-from playground.model import GPT, CausalSelfAttention, Linear
+from playground.model import GPT
 
 
 @contextmanager
@@ -49,8 +48,7 @@ def profile(model: GPT, positions: int, steps: int) -> dict:
     kv = _decode_ready(model, ids[:, :positions], ids[:, positions:])
     totals = dict(linear=0.0, attention=0.0)
     bw = read_bandwidth_gbs(repeats=5)
-    with timing(Linear, "forward", totals, "linear"), timing(kernel, "attend_one_query", totals, "attention"), \
-            timing(F, "scaled_dot_product_attention", totals, "attention"):
+    with timing(nn.Linear, "forward", totals, "linear"), timing(F, "scaled_dot_product_attention", totals, "attention"):
         t = time.perf_counter()
         for _ in range(steps):
             model(ids[:, positions:], past_kv=_rewind(kv))
@@ -84,23 +82,17 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = GPT(GPTConfig(**GPT2_SMALL)).eval()
-    kernel.available()
-    print(f"torch threads {a.threads}; kernels.c: {kernel.status()}")
-    print("| kernels.c | positions | step ms | matrix products ms (GB/s) | attention ms (GB/s) | rest ms | "
+    print(f"torch threads {a.threads}")
+    print("| positions | step ms | matrix products ms (GB/s) | attention ms (GB/s) | rest ms | "
           "bandwidth GB/s | floor (weights + K/V) ms | × floor |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for on in (True, False):
-        for P in a.positions:
-            if on:
-                r = profile(model, P, a.steps)
-            else:
-                with kernel.switched_off():
-                    r = profile(model, P, a.steps)
-            print(f"| {'on' if on else 'off (torch)'} | {r['positions']} | {r['step_ms']:.1f} | {r['linear_ms']:.1f} "
-                  f"({r['linear_gbs']:.0f}) | {r['attention_ms']:.2f} ({r['attention_gbs']:.0f}) | {r['rest_ms']:.1f} | "
-                  f"{r['bandwidth_gbs']:.0f} | {r['floor_ms']:.1f} | {r['ratio_to_floor']:.2f} |")
+    print("|---|---|---|---|---|---|---|---|")
     for P in a.positions:
-        print(f"\ntorch profiler, kernels.c on, {P} positions, top operators by self time:")
+        r = profile(model, P, a.steps)
+        print(f"| {r['positions']} | {r['step_ms']:.1f} | {r['linear_ms']:.1f} ({r['linear_gbs']:.0f}) | "
+              f"{r['attention_ms']:.2f} ({r['attention_gbs']:.0f}) | {r['rest_ms']:.1f} | "
+              f"{r['bandwidth_gbs']:.0f} | {r['floor_ms']:.1f} | {r['ratio_to_floor']:.2f} |")
+    for P in a.positions:
+        print(f"\ntorch profiler, {P} positions, top operators by self time:")
         print(top_ops(model, P))
 
 

@@ -128,11 +128,14 @@ def placeholder(message: str, height: int = 260) -> go.Figure:
 
 # -- attention ---------------------------------------------------------------------------------------
 def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], layer: int, head: int,
-                      highlight_query: int | None = None, height: int | None = None, lang: str = "en") -> go.Figure:
+                      highlight_query: int | None = None, height: int | None = None, lang: str = "en",
+                      first: int = 0, total: int | None = None) -> go.Figure:
     """One head's attention: query positions down, key positions across, weights 0..1.
 
     ``weights`` is (S, S), row i = position i's query (zeros above the diagonal in a causal model).
-    ``highlight_query`` outlines that row (the step the page is looking at).
+    ``highlight_query`` outlines that row (the step the page is looking at). A window of a longer
+    text: ``first`` is the position of row 0 and ``total`` the text's length (the title says
+    "last S of total positions"; a row's weights on earlier keys are not drawn).
     """
     w = _as_array(weights, "weights", 2, dtype=np.float32)
     S = w.shape[0]
@@ -143,7 +146,7 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], layer: int, he
         raise ValueError(f"highlight_query {highlight_query} is outside 0..{S - 1}")
     # category axes named "position token" (unique even when a token repeats): the hover names both
     # tokens without a per-cell string matrix (S² strings would cost more than the chart)
-    names = [f"{i} {label(t, 24)}" for i, t in enumerate(tokens)]
+    names = [f"{first + i} {label(t, 24)}" for i, t in enumerate(tokens)]
     trace = dict(type="heatmap", z=w, x=names, y=names, zmin=0.0, zmax=1.0, colorscale=WEIGHT_SCALE,
                  colorbar=dict(title=dict(text="weight"), thickness=16),
                  hovertemplate="query %{y} → key %{x}<br>weight %{z:.3f}<extra></extra>")
@@ -155,8 +158,12 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], layer: int, he
     if highlight_query is not None:
         shapes.append(dict(type="rect", x0=-0.5, x1=S - 0.5, y0=highlight_query - 0.5, y1=highlight_query + 0.5,
                            line=dict(color=CHOSEN, width=3)))
+    title = _t("fig.attn_title", lang, layer=layer, head=head)
+    if first or (total or S) > S:  # a window: say which positions, on the first line
+        line, _, rest = title.partition("<br>")
+        title = f"{line} · {_t('fig.last_positions', lang, W=S, total=max(total or 0, first + S))}<br>{rest}"
     return _figure(
-        [trace], _t("fig.attn_title", lang, layer=layer, head=head),
+        [trace], title,
         height or int(np.clip(200 + 22 * S, 440, 780)), margin=dict(l=110, r=30, t=90, b=110), shapes=shapes,
         xaxis=_axis(title=_axis_title(_t("fig.attn_x", lang)), tickangle=-50, showgrid=False, **ticks),
         yaxis=_axis(title=_axis_title(_t("fig.attn_y", lang)), autorange="reversed", showgrid=False, **ticks),
@@ -914,26 +921,32 @@ def logit_lens(layer_names: Sequence[str], tokens: Sequence[str], top_tokens: Se
     that layer's top guess for the next token, colour = its probability; the hover gives the
     probability of the token that really came next (``target_tokens``). Right: the residual
     stream's L2 norm per layer (last position, and the mean over positions).
+
+    ``tokens`` and ``resid_norm`` (n_layer + 1, T) cover every position; the lens itself
+    (``top_probs``, ``target_probs``, ``top_tokens``, ``target_tokens``) may cover only the last
+    P ≤ T of them (the lens costs a V-wide row per layer and position).
     """
     tp = _as_array(top_probs, "top_probs", 2)
     gp = _as_array(target_probs, "target_probs", 2)
     rn = _as_array(resid_norm, "resid_norm", 2)
-    L1, T = tp.shape
-    if gp.shape != tp.shape or rn.shape != tp.shape:
-        raise ValueError(f"top_probs {tp.shape}, target_probs {gp.shape} and resid_norm {rn.shape} must match")
-    if len(layer_names) != L1 or len(top_tokens) != L1 or any(len(r) != T for r in top_tokens):
-        raise ValueError(f"layer_names and top_tokens must be {L1} rows of {T} positions")
-    _check_len(tokens, T, "top_probs")
-    _check_len(target_tokens, T, "top_probs")
-    start = max(0, T - max_positions)
+    L1, P = tp.shape
+    T = len(tokens)
+    if gp.shape != tp.shape or rn.shape != (L1, T) or P > T:
+        raise ValueError(f"top_probs {tp.shape} and target_probs {gp.shape} must match, cover at most the {T} "
+                         f"positions, and resid_norm {rn.shape} must be ({L1}, {T})")
+    if len(layer_names) != L1 or len(top_tokens) != L1 or any(len(r) != P for r in top_tokens):
+        raise ValueError(f"layer_names and top_tokens must be {L1} rows of {P} positions")
+    _check_len(target_tokens, P, "top_probs")
+    first = T - P  # the lens's first position
+    start = max(first, T - max_positions)
     cols = range(start, T)
-    text = [[f"{label(top_tokens[l][t], 8)}<br><span style='font-size:11px'>{gp[l, t]:.2f}</span>" for t in cols]
-            for l in range(L1)]  # the guess, and below it p(the token that came next)
-    hover = [[f"{layer_names[l]} · position {t} “{label(tokens[t], 20)}”<br>top guess “{label(top_tokens[l][t], 20)}” "
-              f"p = {tp[l, t]:.3f}<br>came next: “{label(target_tokens[t], 20)}” p = {gp[l, t]:.3f}" for t in cols]
-             for l in range(L1)]
+    text = [[f"{label(top_tokens[l][t - first], 8)}<br><span style='font-size:11px'>{gp[l, t - first]:.2f}</span>"
+             for t in cols] for l in range(L1)]  # the guess, and below it p(the token that came next)
+    hover = [[f"{layer_names[l]} · position {t} “{label(tokens[t], 20)}”<br>top guess “{label(top_tokens[l][t - first], 20)}” "
+              f"p = {tp[l, t - first]:.3f}<br>came next: “{label(target_tokens[t - first], 20)}” p = {gp[l, t - first]:.3f}"
+              for t in cols] for l in range(L1)]
     y = np.arange(L1)
-    data = [dict(type="heatmap", z=tp[:, start:], x=np.arange(start, T), y=y, text=text, texttemplate="%{text}",
+    data = [dict(type="heatmap", z=tp[:, start - first:], x=np.arange(start, T), y=y, text=text, texttemplate="%{text}",
                  textfont=dict(size=14), hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", zmin=0.0,
                  zmax=1.0, colorscale=WEIGHT_SCALE, xgap=1, ygap=1,
                  colorbar=dict(title=dict(text="p", side="top"), thickness=14, x=0.71, len=0.9)),
@@ -944,7 +957,7 @@ def logit_lens(layer_names: Sequence[str], tokens: Sequence[str], top_tokens: Se
                  line=dict(color=KEPT, width=2, dash="dot"), marker=dict(size=7),
                  hovertemplate="%{y}: ‖x‖ = %{x:.2f}<extra>mean</extra>")]
     shown = _t("in.all_pos", lang, T=T) if start == 0 else _t("in.last_pos", lang, rows=T - start, T=T)
-    xt = [f"{label(tokens[t], 8)}<br>→{label(target_tokens[t], 8)}" for t in cols]
+    xt = [f"{label(tokens[t], 8)}<br>→{label(target_tokens[t - first], 8)}" for t in cols]
     return _figure(
         data, _t("in.lens_title", lang, shown=shown),
         height or int(np.clip(250 + 48 * L1, 420, 820)), margin=dict(l=90, r=20, t=90, b=150),

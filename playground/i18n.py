@@ -27,6 +27,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "link_problems": ("This link had values that could not be used; the defaults were kept for: {problems}",
                       "链接中有无法使用的值，以下各项已改用默认值：{problems}"),
     "link_restored": ("Restored from the link: {what}.", "已按链接恢复：{what}。"),
+    # -- a tab whose state the server freed (playground.ui._tell_gone)
+    "session.idle": ("This page's session expired after {idle} without use. Your prompt and settings were restored; "
+                     "earlier steps are gone.",
+                     "本页的会话闲置超过 {idle}，已过期。你的提示和参数已恢复；之前生成的步骤已丢失。"),
+    "session.evicted": ("This page's session was closed to make room on a busy server. Your prompt and settings were "
+                        "restored; earlier steps are gone.",
+                        "服务器繁忙，本页的会话已被关闭以腾出空间。你的提示和参数已恢复；之前生成的步骤已丢失。"),
+    "unit.minutes": ("{n} minutes", "{n} 分钟"),
+    "unit.seconds": ("{n} seconds", "{n} 秒"),
     # -- the sidebar
     "model": ("Model", "模型"),
     "model.info": ("The embedded Shakespeare GPT, or GPT-2 when it can be loaded",
@@ -111,7 +120,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                    "原始得分 QKᵀ/√d、把未来位置设为 −∞ 后的得分，以及 softmax——它把 −∞ 变成恰好 0。"),
     "mask_plot": ("Causal mask", "因果掩码"),
     "leak_pos": ("Change the token at position", "修改第几个位置的词元"),
-    "leak_pos.info": ("0 = the first token", "0 = 第一个词元"),
+    "leak_pos.info": ("0 = the first token. A big model checks at most its first tokens (GPT-2 small: 439)",
+                      "0 = 第一个词元。大模型最多检查前若干个词元（GPT-2 small：439 个）"),
     "leak_text": ("Put this token there", "换成这个词元"),
     "leak_text.info": ("Its first token is used", "只用它的第一个词元"),
     "leak_btn": ("Run the leak check", "运行泄漏检查"),
@@ -119,8 +129,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "latency_plot": ("Time per step", "每步耗时"),
     "memory_plot": ("Cache memory", "缓存内存"),
     "compare_n": ("Tokens to generate", "生成词元数"),
-    "compare_n.info": ("A greedy run from the prompt, timed with the cache on and off",
-                       "从提示开始贪心生成，分别在开启和关闭缓存时计时"),
+    "compare_n.info": ("A greedy run from the prompt, timed with the cache on and off. Capped by cost, to end within "
+                       "seconds: a big model compares fewer tokens (GPT-2 small: 34 after a short prompt) and says so",
+                       "从提示开始贪心生成，分别在开启和关闭缓存时计时。按计算量设上限，保证几秒内完成：大模型比较的词元更少"
+                       "（GPT-2 small：短提示后 34 个），并会说明"),
     "compare_btn": ("Compare cache on / off", "对比开启 / 关闭缓存"),
     "compare_plot": ("Cache on vs off", "开启与关闭缓存"),
     "gqa_btn": ("Compare with grouped-query attention (shakespeare vs shakespeare-gqa)",
@@ -502,6 +514,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "train.sample": ("**Step {step}, continuation of “ROMEO:”** (sampled at T = {t}, same seed every time) · ",
                      "**第 {step} 步，“ROMEO:”的续写**（T = {t} 采样，每次用同一个种子）· "),
     "inside.prompt": ("the prompt ({n} tokens; no token chosen yet)", "提示（{n} 个词元；尚未选出词元）"),
+    "inside.too_long": ("**This pass is too long to capture here:** {where} reads {T} tokens, and on this model the "
+                        "Inside view captures passes of at most {N} tokens (every intermediate of every layer is kept: "
+                        "about {mb} MB at {N}). Pick an earlier step with the slider, or a shorter prompt.",
+                        "**这次前向传播太长，无法在这里捕获：**{where}读取 {T} 个词元，而在这个模型上，“模型内部”视图最多"
+                        "捕获 {N} 个词元的前向传播（每一层的每个中间结果都要保存：{N} 个词元约 {mb} MB）。请用滑块选一个更早的"
+                        "步骤，或换一个更短的提示。"),
+    "inside.too_long_fig": ("At most {N} tokens on this model: pick an earlier step", "这个模型最多 {N} 个词元：请选一个更早的步骤"),
     "inside.step": ("step {step}: the {pos} tokens before “{tok}”, the token it chose",
                     "第 {step} 步：在它选出的“{tok}”之前的 {pos} 个词元"),
     "inside.note": ("**One forward pass of {where}**, with the values it really used · layer {layer}, head {head} · "

@@ -2,6 +2,12 @@
 
 Everything here is plain data (numpy arrays, ints, strings) computed from one
 ``model(ids, capture=True)`` call, so the figures can draw it without torch.
+
+A whole-text pass holds memory that grows with the text (a captured one: every layer's
+intermediates, three (heads, T, T) attention arrays each; any pass: the logits, T × V). The
+page bounds it per model: ``pass_bytes`` estimates it, ``max_positions`` is the longest text
+whose pass fits ``PASS_BUDGET`` (GPT-2 small: 173 tokens captured, 439 for the leak check;
+the shipped model: its whole window).
 """
 from __future__ import annotations
 
@@ -10,8 +16,42 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from playground.config import GPTConfig
 from playground.model import GPT, KVCache
 from playground.tokenizer import Tokenizer
+
+PASS_BUDGET = 256 * 2**20  # bytes one whole-text pass (Inside the model, the leak check) may hold
+LENS_POSITIONS = 16  # positions the page's logit lens shows (each costs n_layer + 1 LM-head rows)
+CHUNK = 64  # positions turned into distributions at a time (each is a V-wide row)
+
+
+def pass_bytes(cfg: GPTConfig, T: int, capture: bool = True) -> int:
+    """Estimated float32 bytes a forward over ``T`` positions holds at its peak, as the page runs it.
+
+    Any pass: two (T, V) logits (the leak check's two texts; a walkthrough's logits and their
+    copy) and one layer's working activations (~16 (T, C) and two (heads, T, T)). Captured: every
+    layer's intermediates too, 20 (T, C)-sized ones (residuals, norms, q/k/v, heads, MLP 4C
+    twice...) and three (heads, T, T), and the lens's (LENS_POSITIONS, V) rows; not captured:
+    the leak check's (CHUNK, V) distributions. Measured on GPT-2 small's shape (benchmarks/
+    session_budget.py), the peak stays within ~15 % of it.
+    """
+    C, V, H = cfg.n_embd, cfg.vocab_size, cfg.n_head
+    values = 2 * T * V + 16 * T * C + 2 * H * T * T
+    if capture:
+        values += cfg.n_layer * (20 * T * C + 3 * H * T * T) + 3 * T * C + 2 * LENS_POSITIONS * V
+    else:
+        values += 4 * CHUNK * V
+    return 4 * values
+
+
+def max_positions(cfg: GPTConfig, capture: bool = True, budget: int | None = None) -> int:
+    """The longest text (at most the context window) whose pass fits ``budget`` (PASS_BUDGET)."""
+    budget = PASS_BUDGET if budget is None else budget
+    lo, hi = 1, cfg.block_size  # pass_bytes grows with T: the largest T that fits, by bisection
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if pass_bytes(cfg, mid, capture) <= budget else (lo, mid - 1)
+    return lo
 
 
 # -- parameter counts ---------------------------------------------------------------------------
@@ -58,38 +98,51 @@ class LogitLens:
     """What each layer's residual stream would predict if the network stopped there.
 
     Row 0 is the embeddings (before any block), row i the output of block i-1; the last
-    row is the model's own prediction. Columns are positions.
+    row is the model's own prediction. Columns are the last P positions (``start``..T-1);
+    ``resid_norm`` covers all T.
     """
 
     layer_names: list[str]  # n_layer + 1
-    top_ids: np.ndarray  # (n_layer + 1, T) int
-    top_tokens: list[list[str]]  # (n_layer + 1) x T readable strings
-    top_probs: np.ndarray  # (n_layer + 1, T)
-    target_ids: np.ndarray  # (T,) the token that actually came next (the chosen one at the end)
-    target_probs: np.ndarray  # (n_layer + 1, T) probability each layer gives that token
+    top_ids: np.ndarray  # (n_layer + 1, P) int
+    top_tokens: list[list[str]]  # (n_layer + 1) x P readable strings
+    top_probs: np.ndarray  # (n_layer + 1, P)
+    target_ids: np.ndarray  # (P,) the token that actually came next (the chosen one at the end)
+    target_probs: np.ndarray  # (n_layer + 1, P) probability each layer gives that token
     resid_norm: np.ndarray  # (n_layer + 1, T) L2 norm of the residual stream
+    start: int = 0  # the first position of the lens's columns (P = T - start)
 
 
 @torch.no_grad()
-def logit_lens(model: GPT, tokenizer: Tokenizer, captured: dict[str, torch.Tensor], target_ids: list[int]) -> LogitLens:
+def logit_lens(model: GPT, tokenizer: Tokenizer, captured: dict[str, torch.Tensor], target_ids: list[int],
+               positions: int | None = None) -> LogitLens:
+    """The lens of the last ``positions`` positions (default: all), one layer at a time: it never
+    holds more than a (P, V) distribution (all at once, GPT-2 small's 13 × 1,000 × 50,257 were 2.6 GB)."""
     n = model.config.n_layer
     streams = [captured["blocks.0.resid_pre"]] + [captured[f"blocks.{i}.resid_post"] for i in range(n)]
     resid = torch.stack([s[0] for s in streams])  # (n+1, T, C)
-    logits = model.lm_head(model.transformer.ln_f(resid))  # (n+1, T, V)
-    probs = torch.softmax(logits.float(), dim=-1)  # (n+1, T, V)
-    top_p, top_i = probs.max(dim=-1)  # (n+1, T)
+    T = resid.shape[1]
     tgt = torch.as_tensor(target_ids, dtype=torch.long)  # (T,)
-    if tgt.shape != (resid.shape[1],):
-        raise ValueError(f"need one target per position ({resid.shape[1]}), got {tuple(tgt.shape)}")
-    tgt_p = probs.gather(-1, tgt.expand(n + 1, -1)[..., None])[..., 0]  # (n+1, T)
+    if tgt.shape != (T,):
+        raise ValueError(f"need one target per position ({T}), got {tuple(tgt.shape)}")
+    start = max(0, T - positions) if positions is not None else 0
+    tgt = tgt[start:]  # (P,)
+    top_p, top_i, tgt_p = [], [], []
+    for r in resid[:, start:]:  # (P, C) one layer's stream
+        probs = torch.softmax(model.lm_head(model.transformer.ln_f(r)).float(), dim=-1)  # (P, V)
+        p, i = probs.max(dim=-1)  # (P,)
+        top_p.append(p)
+        top_i.append(i)
+        tgt_p.append(probs.gather(-1, tgt[:, None])[:, 0])  # (P,)
+    top_i = torch.stack(top_i)  # (n+1, P)
     return LogitLens(
         layer_names=["embed"] + [f"block {i}" for i in range(n)],
         top_ids=top_i.numpy(),
         top_tokens=[[tokenizer.token_str(t) for t in row] for row in top_i.tolist()],
-        top_probs=top_p.numpy(),
+        top_probs=torch.stack(top_p).numpy(),
         target_ids=tgt.numpy(),
-        target_probs=tgt_p.numpy(),
+        target_probs=torch.stack(tgt_p).numpy(),
         resid_norm=resid.norm(dim=-1).numpy(),
+        start=start,
     )
 
 
@@ -111,11 +164,12 @@ class Walkthrough:
 
 @torch.no_grad()
 def walkthrough(model: GPT, tokenizer: Tokenizer, ids: list[int], layer: int, head: int,
-                next_id: int | None = None, top: int = 10) -> Walkthrough:
+                next_id: int | None = None, top: int = 10, lens_positions: int | None = None) -> Walkthrough:
     """Run ``ids`` once with capture and keep what the views need for ``layer``/``head``.
 
     ``next_id`` is the token chosen after the last position (for the logit lens); by default
-    the model's own top guess.
+    the model's own top guess. ``lens_positions``: the lens covers only the last ones (the page
+    shows LENS_POSITIONS). It holds about ``pass_bytes(model.config, len(ids))``.
     """
     cfg = model.config
     if not 0 <= layer < cfg.n_layer or not 0 <= head < cfg.n_head:
@@ -163,5 +217,30 @@ def walkthrough(model: GPT, tokenizer: Tokenizer, ids: list[int], layer: int, he
         top_ids=top_i.numpy(),
         top_tokens=[tokenizer.token_str(i) for i in top_i.tolist()],
         top_probs=top_p.numpy(),
-        lens=logit_lens(model, tokenizer, c, targets),
+        lens=logit_lens(model, tokenizer, c, targets, lens_positions),
     )
+
+
+@torch.no_grad()
+def leak_compare(model: GPT, ids: list[int], at: int, new_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Put ``new_id`` at position ``at`` and run both texts once (no capture).
+
+    Returns, per position (T,): the probability the original text gives its own top next token,
+    the probability the changed text gives that token, and max |Δp| over the vocabulary. In a
+    causal model every position before ``at`` differs by exactly 0. Distributions are formed
+    CHUNK positions at a time: it holds about ``pass_bytes(model.config, len(ids), capture=False)``.
+    """
+    if not 0 <= at < len(ids):
+        raise ValueError(f"the position to change must be from 0 to {len(ids) - 1}; got {at}")
+    changed = list(ids[:at]) + [int(new_id)] + list(ids[at + 1:])
+    a = model(torch.tensor([list(ids)]), use_cache=False).logits[0]  # (T, V)
+    b = model(torch.tensor([changed]), use_cache=False).logits[0]  # (T, V)
+    before, after, diff = [], [], []
+    for lo in range(0, len(ids), CHUNK):
+        pa = torch.softmax(a[lo:lo + CHUNK].float(), -1)  # (≤CHUNK, V)
+        pb = torch.softmax(b[lo:lo + CHUNK].float(), -1)
+        top = pa.argmax(-1, keepdim=True)  # (≤CHUNK, 1)
+        before.append(pa.gather(-1, top)[:, 0])
+        after.append(pb.gather(-1, top)[:, 0])
+        diff.append((pa - pb).abs().max(-1).values)
+    return tuple(torch.cat(x).numpy() for x in (before, after, diff))

@@ -8,14 +8,18 @@ the GQA comparison, or nothing). Its title and explanation live in ``playground.
 The link: the page's prompt, model and every sampling setting, the seed and the number of steps
 taken, as URL query parameters (``?prompt=ROMEO%3A&model=shakespeare&strategy=greedy&...``), so
 that a teacher can send a link that reproduces what the class saw. ``decode_link`` never raises:
-a bad value is reported and replaced by its default.
+a bad value is reported and replaced by its default; ``encode_link`` refuses a link that the page
+opening it would not take whole.
+
+The limits on text, for the page and the link alike (``check_text``), live here too: one table.
 """
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass, field
 from typing import Mapping
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from playground.config import SamplingParams
 from playground.sampling import validate_params
@@ -24,12 +28,61 @@ DEFAULT_PROMPT = "ROMEO:"
 DEFAULT_MODEL = "shakespeare"
 TABS = ("next", "attention", "mask", "kv", "beam", "compare", "train", "inside")
 LANGS = ("en", "zh")
-MAX_PROMPT_CHARS = 2000
 MAX_LINK_STEPS = 256
 SAMPLING_FIELDS = ("strategy", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed",
                    "max_new_tokens", "stop", "num_beams", "length_penalty")
 SIDE_FIELDS = ("prompt", "temperature", "top_k", "top_p", "repetition_penalty")  # one column of the Compare tab
 COMPARE_SIDES = 4
+
+
+# -- text: every text field's limit, checked before anything tokenizes it ---------------------------------
+MAX_PROMPT_CHARS = 20_000  # the page's prompt and a Compare column's (no context window here holds that much text)
+MAX_STOP_CHARS = 200  # the stop-strings box, every line together
+MAX_TOKEN_CHARS = 200  # the leak check's new token (only its first token is used)
+MAX_ECHO_CHARS = 40  # a value quoted back in a message
+# a share link: its prompt, its stop strings, any other value; and the whole query, percent-encoded (web
+# servers and proxies refuse longer addresses: nginx's default line buffer is 8 KB)
+LINK_LIMITS = {"prompt": 2_000, "stop": MAX_STOP_CHARS}
+MAX_LINK_VALUE_CHARS = 40
+MAX_LINK_CHARS = 8_000
+
+
+def short_repr(value, limit: int = MAX_ECHO_CHARS) -> str:
+    """``repr(value)`` for a message, at most ``limit`` characters (a 10 MB string or a 300-digit number
+    sent by a client is quoted as its start, or in e-notation)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        return f"{float(value):.6g}" if math.isfinite(float(value)) else "a number over 1e308"
+    r = reprlib.Repr()
+    r.maxstring = r.maxother = r.maxlong = limit
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict = 2, 4, 4, 4
+    text = r.repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def text_problem(value, limit: int) -> str | None:
+    """Why ``value`` is not text of at most ``limit`` characters (None when it is). Checks the length
+    before anything reads the text; refuses a lone surrogate (JSON "\\ud800"), which no tokenizer takes."""
+    if not isinstance(value, str):
+        return f"must be text; got {short_repr(value)}"
+    if len(value) > limit:
+        return f"{len(value):,} characters is over the limit of {limit:,}"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return (f"U+{ord(value[e.start]):04X} at character {e.start:,} is half of a surrogate pair, not a "
+                    f"character; delete it and type the character again")
+    return None
+
+
+def check_text(name: str, value, limit: int, hint: str = "") -> str:
+    """``value``, or ValueError("{name}: why") when ``text_problem`` finds something (``hint`` added when it is
+    too long)."""
+    why = text_problem(value, limit)
+    if why:
+        too_long = isinstance(value, str) and len(value) > limit
+        raise ValueError(f"{name}: {why}" + (f"; {hint}" if hint and too_long else ""))
+    return value
 
 
 def default_controls() -> dict:
@@ -116,7 +169,7 @@ def lesson(key: str) -> Lesson:
     for x in LESSONS:
         if x.key == key:
             return x
-    raise ValueError(f"unknown lesson {key!r}: choose one of {', '.join(LESSON_KEYS)}")
+    raise ValueError(f"unknown lesson {short_repr(key)}: choose one of {', '.join(LESSON_KEYS)}")
 
 
 def side_values(sides: tuple) -> list:
@@ -141,7 +194,8 @@ def sides_from_values(values: list) -> list[tuple[int, Side]]:
             continue
         if isinstance(top_k, float) and math.isfinite(top_k) and top_k == int(top_k):
             top_k = int(top_k)
-        side = Side(prompt if isinstance(prompt, str) else "", t, top_k, top_p, pen)
+        prompt = check_text(f"column {'ABCD'[k]} prompt", "" if prompt is None else prompt, MAX_PROMPT_CHARS)
+        side = Side(prompt, t, top_k, top_p, pen)
         try:
             side.params(SamplingParams())
         except ValueError as e:
@@ -154,16 +208,30 @@ def sides_from_values(values: list) -> list[tuple[int, Side]]:
 
 # -- the link -----------------------------------------------------------------------------------------
 def encode_link(controls: Mapping) -> str:
-    """The query string (no leading ?) that restores ``controls``; values at their default are left out."""
+    """The query string (no leading ?) that restores ``controls``; values at their default are left out.
+
+    Raises ValueError, saying what to change, when the page opening the link would not take all of it:
+    a text over its link limit, a link too long for web servers, any value ``decode_link`` refuses.
+    """
     d = default_controls()
     q = {}
     for k in d:
         v = controls.get(k, d[k])
+        if k in ("prompt", "stop"):  # text: checked before encoding (a lone surrogate cannot be encoded)
+            name = {"prompt": "Prompt", "stop": "Stop strings"}[k]
+            check_text(f"{name} (share link)", v, LINK_LIMITS[k], hint="shorten it to share the page")
         if k in ("prompt", "model"):  # always written: they are what the link is about
             q[k] = v
         elif v != d[k] or (isinstance(v, bool) != isinstance(d[k], bool)):
             q[k] = _text(v)
-    return urlencode(q)
+    query = urlencode(q)
+    if len(query) > MAX_LINK_CHARS:
+        raise ValueError(f"the link would be {len(query):,} characters long, over the {MAX_LINK_CHARS:,} that web "
+                         f"servers take; shorten the prompt to share the page")
+    _, problems = decode_link(dict(parse_qsl(query, keep_blank_values=True)))  # what the receiving page reads
+    if problems:
+        raise ValueError(f"the page opening this link would not take {'; '.join(problems)}")
+    return query
 
 
 def _text(v) -> str:
@@ -189,20 +257,22 @@ INTS = ("top_k", "seed", "max_new_tokens", "num_beams", "steps")
 
 def decode_link(query: Mapping[str, str], models: Mapping[str, str | None] | None = None) -> tuple[dict, list[str]]:
     """(controls, problems): the link's settings on top of the defaults. Never raises: each bad value is
-    named in ``problems`` (plain English; the page shows them) and its default kept. Unknown
-    parameters are reported too. ``models`` maps the offered model names to None / why unavailable."""
+    named in ``problems`` as ``key=<its start, quoted>: why`` (plain text: whoever shows it escapes it)
+    and its default kept. Unknown parameters are only counted: a link's text is never shown as a name.
+    ``models`` maps the offered model names to None / why unavailable."""
     c = default_controls()
     problems: list[str] = []
-    known = set(c)
+    unknown = 0
     for k, raw in query.items():
-        if k not in known:
-            problems.append(f"unknown link parameter {k!r} (ignored)")
+        if k not in c:
+            unknown += 1
             continue
         raw = str(raw)
         try:
+            why = text_problem(raw, LINK_LIMITS.get(k, MAX_LINK_VALUE_CHARS))
+            if why:
+                raise ValueError(why)
             if k == "prompt":
-                if len(raw) > MAX_PROMPT_CHARS:
-                    raise ValueError(f"longer than {MAX_PROMPT_CHARS} characters")
                 c[k] = raw
             elif k == "model":
                 if models is not None and raw not in models:
@@ -231,18 +301,20 @@ def decode_link(query: Mapping[str, str], models: Mapping[str, str | None] | Non
                     raise ValueError(f"must be one of {', '.join(LANGS)}")
                 c[k] = raw
         except ValueError as e:
-            problems.append(f"{k}={raw[:40]!r}: {e}")
+            problems.append(f"{k}={short_repr(raw)}: {e}")
     # each sampling setting by SamplingParams' own rules; a refused one goes back to its default
     d = default_controls()
     for f in SAMPLING_FIELDS:
         try:
             params_of({**d, f: c[f]})
         except ValueError as e:
-            problems.append(f"{f}={_text(c[f])[:40]!r}: {e}")
+            problems.append(f"{f}={short_repr(_text(c[f]))}: {e}")
             c[f] = d[f]
     if not 0 <= c["steps"] <= MAX_LINK_STEPS:
-        problems.append(f"steps={c['steps']}: must be from 0 to {MAX_LINK_STEPS}")
+        problems.append(f"steps={short_repr(c['steps'])}: must be from 0 to {MAX_LINK_STEPS}")
         c["steps"] = 0
+    if unknown:
+        problems.append(f"{unknown:,} unknown link parameter{'s' if unknown > 1 else ''} (ignored)")
     return c, problems
 
 

@@ -18,7 +18,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from playground import kernel
 from playground.config import GPTConfig
 
 
@@ -138,37 +137,6 @@ def _grow(t: torch.Tensor, keep: int, capacity: int) -> torch.Tensor:
     return out
 
 
-class Linear(nn.Linear):
-    """``nn.Linear`` with a fast one-row product (a decode step: x of shape (1, 1, in)).
-
-    Decoding one token multiplies one row by every weight matrix, so its speed is the speed of
-    reading the weights from memory. MKL's one-row product reads them at 25-35 GB/s where the
-    machine can read 40-45. Two faster paths, same result up to float rounding:
-      1. the C loop in ``kernels.c`` (see ``playground.kernel``), on torch's threads, at 42-47 GB/s;
-      2. where it cannot be compiled: the inner dimension cut into one slice per thread, the slices
-         multiplied as a batch (``torch.bmm``, which MKL spreads over the threads) and the partial
-         rows summed: x @ W.t() = sum_j x[slice j] @ W.t()[slice j].
-    Both read the weight as stored by ``GPT.lay_out_for_decoding``. Any other input, or one that
-    needs gradients, takes the ordinary path.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.numel() != self.in_features or x.device.type != "cpu" or x.dtype != torch.float32:
-            return super().forward(x)
-        w = self.weight.t()  # (in, out), contiguous in the decoding layout
-        n = torch.get_num_threads()
-        grad = torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad)
-        if not grad and w.is_contiguous() and kernel.available():
-            y = kernel.one_row_product(w, x.reshape(-1).contiguous(), self.bias, n)  # (out,)
-            return y.view(*x.shape[:-1], self.out_features)  # (1, 1, out)
-        if n == 1 or self.in_features % n:
-            return super().forward(x)
-        y = torch.bmm(x.reshape(n, 1, -1), w.view(n, self.in_features // n, self.out_features)).sum(0)  # (1, out)
-        if self.bias is not None:
-            y = y + self.bias
-        return y.view(*x.shape[:-1], self.out_features)  # (1, 1, out)
-
-
 @dataclass(frozen=True)
 class ForwardOut:
     logits: torch.Tensor  # (B, T, V); (B, 1, V) with last_logits_only
@@ -185,8 +153,8 @@ class CausalSelfAttention(nn.Module):
         self.head_dim = config.head_dim
         self.n_embd = config.n_embd
         # one fused projection, as GPT-2: [queries (C) | keys (nkv*hs) | values (nkv*hs)]
-        self.c_attn = Linear(config.n_embd, config.n_embd + 2 * config.kv_dim, bias=config.bias)
-        self.c_proj = Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.c_attn = nn.Linear(config.n_embd, config.n_embd + 2 * config.kv_dim, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.dropout = config.dropout
@@ -224,10 +192,7 @@ class CausalSelfAttention(nn.Module):
             if capture is not None:
                 capture.update(scores=scores, masked_scores=masked, pattern=att, z=y)
         else:
-            # fused kernels; they never materialise the weights
-            if T == 1 and B == 1 and self._one_query_in_c(q, k):
-                y = kernel.attend_one_query(q, k, v, torch.get_num_threads())  # (1, nh, 1, hs), see kernels.c
-                return self._project(y, B, T, C, capture), None
+            # torch's fused attention; it never materialises the weights
             if T == 1:
                 mask, causal = None, False  # one new query may see every cached key
             elif L == 0:
@@ -239,12 +204,6 @@ class CausalSelfAttention(nn.Module):
                 dropout_p=self.dropout if self.training else 0.0, enable_gqa=groups > 1,
             )  # (B, nh, T, hs)
         return self._project(y, B, T, C, capture), att if return_attn else None
-
-    def _one_query_in_c(self, q: torch.Tensor, k: torch.Tensor) -> bool:
-        """A decode step's attention can run in kernels.c: inference, fp32 on the CPU, cache rows contiguous."""
-        grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad)
-        return (not self.training and not grad and q.device.type == "cpu" and q.dtype == k.dtype == torch.float32
-                and k.stride()[2:] == (self.head_dim, 1) and kernel.available())
 
     def _project(self, y: torch.Tensor, B: int, T: int, C: int, capture: dict | None) -> torch.Tensor:
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, nh, T, hs) -> (B, T, C): heads side by side
@@ -262,9 +221,9 @@ def causal_mask(T: int, S: int, device: torch.device | str = "cpu") -> torch.Ten
 class MLP(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.c_fc = Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         self.gelu = nn.GELU(approximate="tanh")  # GPT-2's "gelu_new"
-        self.c_proj = Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -295,25 +254,13 @@ class GPT(nn.Module):
                 ln_f=nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon, bias=config.bias),
             )
         )
-        self.lm_head = Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_word_embeddings:
             self.lm_head.weight = self.transformer.wte.weight  # weight tying (as GPT-2)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
-        self.lay_out_for_decoding()
-
-    def lay_out_for_decoding(self) -> None:
-        """Store every linear weight (out, in) column-major, i.e. as an (in, out) row-major block.
-
-        Only the memory order changes: same values, names, shapes and tying (the tied LM head is
-        the token embedding). It is GPT-2's own Conv1D layout, and the one ``Linear``'s one-row
-        path reads fastest. Loaders that build tensors themselves copy these strides.
-        """
-        for m in self.modules():
-            if isinstance(m, nn.Linear) and m.weight.is_contiguous():
-                m.weight.data = m.weight.data.t().contiguous().t()  # (out, in) with strides (1, out)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -345,7 +292,7 @@ class GPT(nn.Module):
         head for the last position only (logits (B, 1, V)): all that choosing the next token needs,
         and the LM head is the largest matrix (V x C) of a small GPT.
 
-        ``capture=True`` (opt-in; it costs memory and the fused kernel) also returns the
+        ``capture=True`` (opt-in; it costs memory and the fused attention) also returns the
         intermediates the pass used, in ``ForwardOut.captured``, named as TransformerLens does:
           embed, pos_embed, blocks.{i}.resid_pre (B, T, C); blocks.{i}.ln1 (B, T, C);
           blocks.{i}.attn.q (B, nh, T, hs), .k / .v (B, nkv, S, hs), .scores = QKᵀ/√d and

@@ -19,6 +19,13 @@ Why the pieces look the way they do:
   * Memory stays bounded: only the newest record keeps the full final distribution; older
     ones keep each stage's top tokens. ``max_new_tokens`` is capped by the context window:
     generation stops with "context_full" when the window is full.
+  * Attention history is kept compactly: float16 (2 bytes a weight, ~3 significant digits, as
+    much as a heatmap shows), and of each row only its last ``attention_window`` keys (256 by
+    default: the shipped model's whole window). A row never changes once read, so a step adds
+    one row, never a matrix: n_layer × n_head × min(S, window) × 2 bytes. For GPT-2 small at
+    1,024 positions that is 66 MB instead of 302 MB for the full float32 triangle.
+  * ``compare_cache`` is capped by cost (``compare_limit``): its uncached run re-reads every
+    position, so a big model compares fewer tokens.
 
 Dimension names: V = vocabulary, S = positions read so far, T = positions read by one forward.
 """
@@ -40,6 +47,13 @@ from playground.sampling import Pipeline, check_fits, choose, entropy, new_gener
 from playground.tokenizer import Tokenizer, complete_text  # noqa: F401  (re-exported)
 
 TOP_N = 20  # tokens kept per pipeline stage in a record
+ATTENTION_WINDOW = 256  # keys kept per attention row (default): the page's heatmap shows at most this many positions
+ATTENTION_DTYPE = np.float16  # attention history: weights in 0..1, shown to 3 decimals
+# The KV comparison's cost, in parameters × positions read, a forward of T positions counting T + FORWARD_OVERHEAD
+# (a one-token step still streams every weight: on GPT-2 small ~45 ms, as long as ~24 more positions take).
+# 3e11 is ~2,400 positions of GPT-2 small: about 4 s on an idle core of the development machine.
+COMPARE_BUDGET = 3e11
+FORWARD_OVERHEAD = 24
 # record fields that are live measurements, so they differ between two runs of the same step
 MEASURED_FIELDS = ("forward_ms", "step_ms", "rss_bytes", "kv_allocated_bytes")
 _PROCESS = psutil.Process()
@@ -82,7 +96,8 @@ class StepRecord:
     greedy: bool  # chosen by argmax (True) or drawn (False)
     entropy: float  # of the final distribution, in nats
     stop: str | None  # "eos" | "stop_string" | "max_new_tokens" | "context_full" | None
-    attention: np.ndarray  # (n_layer, n_head, S) float32: the query position-1 over positions 0..position-1
+    attention: np.ndarray  # (n_layer, n_head, k) float16: the query position-1 over its last k keys, positions
+    #                        position-k..position-1 (k = position, or the session's attention_window if smaller)
     forward_ms: float  # wall time of model.forward (0 when re-decided from cached logits)
     step_ms: float  # wall time of the whole step (forward, pipeline, choice, record)
     tokens_processed: int  # positions the forward read (0 when re-decided from cached logits)
@@ -165,7 +180,7 @@ class _Read:
     start: int
     upto: int
     raw: torch.Tensor  # (V,) float32 on CPU
-    attention: np.ndarray  # (n_layer, n_head, upto) float32
+    attention: np.ndarray  # (n_layer, n_head, k) float16: the last position's row, its last k keys
     forward_ms: float
     kv_bytes: int
     kv_allocated_bytes: int
@@ -182,6 +197,9 @@ class Session:
     An empty prompt starts from the end-of-text token, which marks a document start in
     training (as GPT-2's unconditional generation does). The model and tokenizer are shared
     read-only; a deep copy of a session shares them and copies everything else.
+
+    ``attention_window``: keys kept of each attention row (None: all of them); ``attention()``
+    then answers for any run of at most that many positions.
     """
 
     def __init__(
@@ -192,6 +210,7 @@ class Session:
         params: SamplingParams,
         use_kv_cache: bool = True,
         capture_attention: bool = True,
+        attention_window: int | None = ATTENTION_WINDOW,
     ):
         if not isinstance(prompt, str):
             raise ValueError(f"the prompt must be text; got {type(prompt).__name__}")
@@ -212,6 +231,11 @@ class Session:
         self.params = self._checked(params)
         self.use_kv_cache = bool(use_kv_cache)
         self.capture_attention = bool(capture_attention)
+        if attention_window is not None and (isinstance(attention_window, bool) or not isinstance(attention_window, int)
+                                             or attention_window < 1):
+            raise ValueError(f"attention_window must be a whole number ≥ 1 or None; got {attention_window!r}")
+        # keys kept per attention row: the whole window unless a smaller one is asked for
+        self.keys_kept = min(model.config.block_size, attention_window or model.config.block_size)
         self._device = model.transformer.wte.weight.device
         self._bytes_per_value = model.transformer.wte.weight.element_size()
         self._ids: list[int] = list(ids)
@@ -219,7 +243,7 @@ class Session:
         self._tokens: list[str] = [self._token_str(i) for i in ids]
         self._records: list[StepRecord] = []
         self._kv: KVCache | None = None  # covers the first kv.length positions of _ids
-        self._rows: list[np.ndarray] = []  # attention row of each position read: (n_layer, n_head, pos+1)
+        self._rows: list[np.ndarray] = []  # attention row of each position read: (n_layer, n_head, ≤ keys_kept) float16
         self._pending: _Read | None = None  # read ahead by prefill(), consumed by the next step
         self._last_read: _Read | None = None  # the forward behind the newest record (for resample)
 
@@ -256,30 +280,54 @@ class Session:
         return self._kv.nbytes if self._kv is not None else 0
 
     def state_nbytes(self) -> int:
-        """Bytes this session holds: records, attention rows, KV cache buffers, cached logits."""
-        held = nbytes(self._records) + sum(r.nbytes for r in self._rows)
+        """Bytes this session holds: records, attention rows, KV cache buffers, cached logits.
+
+        Records and rows are measured together: a record's attention row is the row the session
+        keeps (one array), so it counts once.
+        """
+        held = nbytes((self._records, self._rows))
         held += self._kv.allocated_nbytes if self._kv is not None else 0
         held += sum(r.raw.numel() * 4 for r in (self._pending, self._last_read) if r is not None)
         return held
 
-    def attention(self, layer: int, head: int) -> np.ndarray:
-        """(S, S) float32 attention of ``head`` in ``layer`` over every position read so far.
+    def attention(self, layer: int, head: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """(n, n) float32 attention of ``head`` in ``layer`` among positions start..stop-1 (default:
+        every position read so far), n = stop - start ≤ ``keys_kept``.
 
         With the cache it is assembled from the prompt's prefill rows and one row per step (a
         causal model never changes an earlier row); without it, it is the last forward's
-        recomputed matrix. Row i is position i's query; zeros above the diagonal.
+        recomputed matrix. Row i is position start+i's query over keys start..; zeros above the
+        diagonal. A row's weights on keys before ``start`` are left out (rows sum to 1 only from 0).
         """
         cfg = self.model.config
-        if not self.capture_attention:
-            raise ValueError("this session was created with capture_attention=False")
         if not (isinstance(layer, int) and 0 <= layer < cfg.n_layer):
             raise ValueError(f"layer must be a whole number from 0 to {cfg.n_layer - 1}; got {layer!r}")
         if not (isinstance(head, int) and 0 <= head < cfg.n_head):
             raise ValueError(f"head must be a whole number from 0 to {cfg.n_head - 1}; got {head!r}")
+        return self._attention(start, stop, layer, head)
+
+    def attention_block(self, start: int, stop: int | None = None) -> np.ndarray:
+        """(n_layer, n_head, n, n) float32: ``attention`` of every head at once (the overview's tiles)."""
+        return self._attention(start, stop, slice(None), slice(None))
+
+    def _attention(self, start: int, stop: int | None, layer, head) -> np.ndarray:
+        if not self.capture_attention:
+            raise ValueError("this session was created with capture_attention=False")
         S = len(self._rows)
-        out = np.zeros((S, S), dtype=np.float32)
-        for i, row in enumerate(self._rows):
-            out[i, : i + 1] = row[layer, head]
+        stop = S if stop is None else stop
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, stop)) or not 0 <= start <= stop <= S:
+            raise ValueError(f"need 0 ≤ start ≤ stop ≤ {S} (positions read); got start={start!r}, stop={stop!r}")
+        n = stop - start
+        if n > self.keys_kept:
+            raise ValueError(f"this session keeps the last {self.keys_kept} keys of each attention row: ask for at most "
+                             f"{self.keys_kept} positions (e.g. start={stop - self.keys_kept})")
+        cfg = self.model.config
+        lead = () if isinstance(layer, int) else (cfg.n_layer, cfg.n_head)
+        out = np.zeros((*lead, n, n), dtype=np.float32)
+        for i in range(n):
+            row = self._rows[start + i]  # (n_layer, n_head, k): keys start+i-k+1 .. start+i
+            k = min(row.shape[-1], i + 1)  # its keys from `start` on
+            out[..., i, i + 1 - k: i + 1] = row[layer, head, row.shape[-1] - k:]
         return out
 
     def _token_str(self, token_id: int) -> str:
@@ -326,12 +374,17 @@ class Session:
         self._kv = out.kv  # None without the cache
         raw = out.logits[0, -1].detach().float().cpu().clone()  # (V,) a copy, not a view of (1, T, V)
         if self.capture_attention:
-            att = torch.stack([a[0] for a in out.attn]).float().cpu().numpy()  # (n_layer, nh, T, upto)
-            rows = [att[:, :, t, : start + t + 1].copy() for t in range(upto - start)]
+            # each new position's row: its last keys_kept keys, float16 (no (n_layer, nh, T, upto) stack)
+            keep = [min(start + t + 1, self.keys_kept) for t in range(upto - start)]
+            rows = [np.empty((cfg.n_layer, cfg.n_head, k), dtype=ATTENTION_DTYPE) for k in keep]
+            for layer, a in enumerate(out.attn):
+                a = a[0].float().cpu().numpy()  # (nh, T, upto)
+                for t, row in enumerate(rows):
+                    row[layer] = a[:, t, start + t + 1 - keep[t]: start + t + 1]
             self._rows = self._rows[:start] + rows  # earlier rows never change in a causal model
-            row = rows[-1]  # (n_layer, nh, upto)
+            row = rows[-1]  # (n_layer, nh, k)
         else:
-            row = np.zeros((cfg.n_layer, cfg.n_head, 0), dtype=np.float32)
+            row = np.zeros((cfg.n_layer, cfg.n_head, 0), dtype=ATTENTION_DTYPE)
         return _Read(
             start=start, upto=upto, raw=raw, attention=row, forward_ms=forward_ms,
             kv_bytes=out.kv.nbytes if out.kv is not None else 0,
@@ -478,17 +531,42 @@ class Session:
         return beam.beam_search(self.model, list(self.prompt_ids), self.params, self.tokenizer.eos_id)
 
     # -- the KV cache homework ------------------------------------------------------------------
+    def compare_work(self, n_new_tokens: int) -> float:
+        """What ``compare_cache(n)`` costs, in parameters × positions read by both runs.
+
+        Cached: the prompt P, then n - 1 one-token steps; uncached: P, P + 1, ..., P + n - 1; each
+        of the 2n forwards also counts FORWARD_OVERHEAD positions (it reads every weight once).
+        """
+        P, n = len(self.prompt_ids), n_new_tokens
+        reads = 2 * n * FORWARD_OVERHEAD + (P + n - 1) + (n * P + n * (n - 1) // 2)
+        return float(reads) * self.model.num_parameters()
+
+    def compare_limit(self) -> int:
+        """Most new tokens ``compare_cache`` runs after this prompt: the room in the window, and
+        a cost of at most COMPARE_BUDGET (GPT-2 small: 34 tokens after a 5-token prompt; the
+        shipped model: its whole window)."""
+        room = self.model.config.block_size - len(self.prompt_ids)
+        n = min(1, room)  # one token (two reads of the prompt) is always allowed
+        while n < room and self.compare_work(n + 1) <= COMPARE_BUDGET:
+            n += 1
+        return n
+
     def compare_cache(self, n_new_tokens: int) -> ComparisonResult:
         """Greedy-generate ``n_new_tokens`` after the prompt with the cache and without it.
 
         Times every forward (per step, in ms), checks that both runs pick the same tokens, and
         measures the largest logit difference while their contexts agree. Attention is not
-        captured here: this measures the fast path a real generator uses.
+        captured here: this measures the fast path a real generator uses. At most
+        ``compare_limit()`` tokens.
         """
         if isinstance(n_new_tokens, bool) or not isinstance(n_new_tokens, int) or n_new_tokens < 1:
             raise ValueError(f"n_new_tokens must be a whole number ≥ 1; got {n_new_tokens!r}")
         cfg, prompt = self.model.config, list(self.prompt_ids)
         check_fits(len(prompt), n_new_tokens, cfg.block_size)
+        limit = self.compare_limit()
+        if n_new_tokens > limit:
+            raise ValueError(f"comparing {n_new_tokens} tokens is over this model's limit of {limit} after a "
+                             f"{len(prompt)}-token prompt (the run without the cache re-reads every position)")
         with torch.no_grad():
             self.model(torch.tensor([prompt[:1]], device=self._device), use_cache=False)  # warm-up
             cached = self._greedy_run(prompt, n_new_tokens, use_cache=True)
@@ -513,7 +591,7 @@ class Session:
             idx = torch.tensor([inp], dtype=torch.long, device=self._device)  # (1, T)
             _sync(self._device)
             t0 = time.perf_counter()
-            out = self.model(idx, past_kv=kv, use_cache=use_cache)
+            out = self.model(idx, past_kv=kv, use_cache=use_cache, last_logits_only=True)  # as a generator runs
             _sync(self._device)
             times.append((time.perf_counter() - t0) * 1e3)
             kv = out.kv

@@ -246,21 +246,28 @@ def sample_text(model: GPT, tokenizer: Tokenizer, prompt: str, n: int, temperatu
 
     Sampling, not greedy: a half-trained model's argmax is the most frequent token ("\n\n\n..."),
     which hides that it has learnt words; a seeded sample shows them as soon as they are there.
+
+    Prompt and sample fit the context: the prompt's last max(block/2, block - n) tokens, then as
+    many of the ``n`` tokens as still fit (the last one is sampled, never fed): a context of 8
+    after a 3-token prompt samples 6.
     """
+    block = model.config.block_size
+    ids = tokenizer.encode_ids(prompt)[-max(block // 2, block - n):] or [tokenizer.eos_id]
+    n = min(n, block - len(ids) + 1)  # fed: len(ids) + n - 1 ≤ block
     was_training = model.training
     model.eval()
     gen = torch.Generator().manual_seed(seed)
-    ids = tokenizer.encode_ids(prompt)[-(model.config.block_size - n):]
     out = model(torch.tensor([ids]))
     new = []
-    for _ in range(n):
+    for i in range(n):
         logits = out.logits[0, -1]  # (V,)
         if temperature > 0:
             nxt = int(torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=gen))
         else:
             nxt = int(logits.argmax())
         new.append(nxt)
-        out = model(torch.tensor([[nxt]]), past_kv=out.kv)
+        if i < n - 1:  # the last token is sampled, never fed
+            out = model(torch.tensor([[nxt]]), past_kv=out.kv)
     model.train(was_training)
     return tokenizer.decode_complete(new)
 

@@ -25,15 +25,22 @@ import os
 import re
 import threading
 import time
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
 import gradio as gr
 import numpy as np
+import psutil
+from fastapi import HTTPException
+from gradio.queueing import Queue
+from gradio.state_holder import SessionState, StateHolder
+from starlette.middleware import Middleware
+from starlette.responses import PlainTextResponse
 
 from playground import figures, i18n, lessons
 from playground.config import SamplingParams, env_number
-from playground.inside import walkthrough
+from playground.inside import leak_compare, max_positions, walkthrough
 from playground.sampling import STAGES
 from playground.trace import Session, StepRecord
 
@@ -49,14 +56,35 @@ EXAMPLES = [
 ]
 NEXT_ROWS = 10  # tokens drawn per decoding stage
 MASK_TOKENS = 8  # positions drawn in the causal-mask view (numbers fit in the cells)
-# a closed or idle tab's session is freed after 30 minutes (PLAYGROUND_STATE_TTL_S overrides, e.g. for load tests)
+# a tab's state is freed 30 minutes after its last event (PLAYGROUND_STATE_TTL_S overrides, e.g. for load tests)
 STATE_TTL_S = env_number("PLAYGROUND_STATE_TTL_S", 1800.0)
-# Gradio keeps, per browser session, a copy of every component's config and last value (~2 MB here:
-# the figures) until more than ``state_session_capacity`` sessions exist; gr.State's TTL frees only
-# our state. Its default, 10,000 sessions, lets a school server's memory grow for days, so keep the
-# newest 200 (a class of 40 reloading a few times): older sessions are dropped, least recently used first.
-MAX_SESSIONS = env_number("PLAYGROUND_MAX_SESSIONS", 200, int)
-MAX_PROMPT_CHARS = 20_000  # longer prompts are refused before tokenizing (no window here holds that many)
+# Tabs the server keeps (see "sessions" below). A tab on the embedded model grows the server by up to
+# TAB_BYTES, at its full 256-token context (benchmarks/session_memory.py: 7.7 MB resident, 30 KB after
+# loading). The default spends a quarter of the machine's (or container's) memory on them, 100 to 2,000
+# tabs (16 GB: 512, a dozen classes of 40); past it the least useful tab goes first, never silently.
+TAB_BYTES = 8 * 2**20
+
+
+def _memory_bytes() -> int:
+    """The machine's memory, or the container's limit when it has one (cgroup v2 or v1)."""
+    total = psutil.virtual_memory().total
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                raw = f.read().strip()
+        except OSError:
+            continue
+        if raw.isdigit():
+            total = min(total, int(raw))
+    return total
+
+
+MAX_SESSIONS = env_number("PLAYGROUND_MAX_SESSIONS", max(100, min(2000, _memory_bytes() // 4 // TAB_BYTES)), int)
+# one client (an IP address: a whole school behind NAT) may hold half of them; its own least useful tab goes first
+MAX_SESSIONS_PER_CLIENT = env_number("PLAYGROUND_MAX_SESSIONS_PER_CLIENT", max(50, MAX_SESSIONS // 2), int)
+# events one tab may have waiting or running at once: a browser tab has a few, so one tab cannot fill the queue
+MAX_QUEUED_PER_TAB = env_number("PLAYGROUND_MAX_QUEUED_PER_TAB", 8, int)
+MAX_PROMPT_CHARS = lessons.MAX_PROMPT_CHARS  # longer prompts are refused before tokenizing (lessons: every text limit)
 STAGE_NAMES = {"raw": "raw", "repetition_penalty": "penalty", "temperature": "temperature",
                "top_k": "top-k", "top_p": "top-p", "min_p": "min-p = final"}
 STOP_TEXT = {"eos": "the end-of-text token", "stop_string": "a stop string", "max_new_tokens": "max new tokens",
@@ -105,6 +133,8 @@ class PageState:
     lang: str = "en"  # the page's language (classroom mode): figures and status lines are drawn in it
     extras: dict = field(default_factory=dict, repr=False)  # view -> redraw(lang) of a result figure (language switch)
     slider_shape: tuple | None = None  # (maximum, interactive) last sent for the step slider; None: not yet
+    version: int = 0  # bumped (under ``lock``) when a Reset or a model change replaces this state: a Run stepping it stops
+    gone: str | None = None  # "idle" / "evicted": the server freed this tab's state (_forget); its next event says so
 
     def __deepcopy__(self, memo):
         new = copy.copy(self)
@@ -114,23 +144,43 @@ class PageState:
 
 
 def _carry_lang(old: "PageState | None", new: "PageState") -> "PageState":
-    """A rebuilt state keeps the page's language."""
+    """A rebuilt state keeps the page's language; a tab whose state the server freed is told so, once."""
     if isinstance(old, PageState):
         new.lang = old.lang
         if "lesson" in old.extras:  # the lesson note stays on screen (and follows the language) after a reset
             new.extras["lesson"] = old.extras["lesson"]
+        _tell_gone(old)
     return new
+
+
+def _tell_gone(ps: "PageState") -> None:
+    """A toast for a tab whose state was freed (``ps.gone``): what happened, and that its prompt and settings
+    (which the browser sends with every event) were restored; earlier steps are gone."""
+    if ps.gone:
+        idle = (i18n.t("unit.minutes", ps.lang, n=f"{STATE_TTL_S / 60:g}") if STATE_TTL_S >= 120 else
+                i18n.t("unit.seconds", ps.lang, n=f"{STATE_TTL_S:g}"))
+        gr.Warning(i18n.t(f"session.{ps.gone}", ps.lang, idle=idle))
+        ps.gone = None
+
+
+def _retire(ps) -> None:
+    """``ps`` stops speaking for its tab (Reset, another model): a Run still stepping it stops."""
+    if isinstance(ps, PageState):
+        with ps.lock:  # after this, that Run takes no step and draws nothing
+            ps.version += 1
 
 
 LIVE_STATES = {"count": 0}  # for monitoring the TTL clean-up (tests read it)
 
 
 def _forget(state) -> None:
-    """gr.State delete_callback: drop the session's records and KV cache promptly."""
-    if isinstance(state, PageState):
+    """gr.State delete_callback: drop the session's records and KV cache promptly. What is left (the language,
+    the lesson, ``gone``) is small: ``SessionHolder`` keeps it so the tab's next event can say what happened."""
+    if isinstance(state, PageState) and state.session is not None:
         LIVE_STATES["count"] = max(0, LIVE_STATES["count"] - 1)
         state.session = None  # type: ignore[assignment]
         state.beam = state.mask_fig = None
+        state.extras = {k: v for k, v in state.extras.items() if k == "lesson"}  # the figures go, the lesson stays
         state.mine.stop.set()  # a training still running for a closed tab stops at its next step
         state.mine.models.clear()
         _give_memory_back()
@@ -164,6 +214,230 @@ def _malloc_trim() -> None:
         pass
 
 
+# -- sessions: which tabs the server keeps, and what a tab whose state was freed is told ----------------
+# Gradio keeps every tab (its session_hash) in ``app.state_holder``: our PageState (a gr.State) and its own
+# copy of the page's components. Stock Gradio 6.31, measured (benchmarks/session_memory.py): a new tab
+# costs ~14 ms of the event loop and ~290 KB (every component's config, read only by the deep-link route),
+# every figure sent is copied in again, and each Step adds one more copy of the step slider (an updated
+# input is registered again under a new id). Past ``state_session_capacity`` tabs it drops the least
+# recently used one without its delete callback, and a state's time-to-live counts from the last event
+# that wrote it. So one client opening ~200 tabs reset every student's page. Here (FairQueue installs
+# SessionHolder when the server starts):
+#   * a tab is cheap: LeanSessionState keeps no config copies and registers no update twice;
+#   * a tab's state lives STATE_TTL_S after its last event of any kind (Train, Stop, a preset...), and
+#     never ends while one of its events waits or runs (a training, a Run);
+#   * past MAX_SESSIONS tabs, or MAX_SESSIONS_PER_CLIENT of one client, the least useful tab goes first:
+#     one whose state is freed or whose browser tab closed, then one that did nothing after loading the
+#     page, then the least recently used; never one with an event in flight. Its ``_forget`` runs;
+#   * a tab whose state was freed finds a tombstone on its next event (a PageState with ``gone`` set, and
+#     its own slider/dropdown ranges); the handler rebuilds from the prompt and settings the browser sent
+#     and ``_tell_gone`` says so.
+PASSIVE_EVENTS = frozenset({"restore_link", "load_page", "apply_link", "inside_follow"})  # what opening the page runs
+
+
+class _NoConfigs(dict):
+    """``SessionState.config_values`` keeping nothing: Gradio reads it only for deep links, unused here."""
+
+    def __setitem__(self, key, value):
+        pass
+
+    def __contains__(self, key):  # "there already": Gradio then builds no config just to store it
+        return True
+
+    def __getitem__(self, key):
+        return {}
+
+
+class LeanSessionState(SessionState):
+    """Gradio's record of one tab, without its per-tab copy of every component's config."""
+
+    def __init__(self, blocks):  # SessionState.__init__ (Gradio 6.31) but config_values; a test compares the fields
+        self.blocks_config = copy.copy(blocks.default_config)
+        self.config_values = _NoConfigs()
+        self.state_data, self._state_ttl = {}, {}
+        self.is_closed = False
+        self.STATE_TTL_WHEN_CLOSED = 3600
+
+    def __setitem__(self, key, value):
+        if key in self.blocks_config.blocks:  # an updated input also comes back under its own new id: not kept twice
+            super().__setitem__(key, value)
+
+
+@dataclass
+class Tab:
+    """What the server knows of a tab besides its state."""
+
+    client: str = ""  # the address its first event came from (uvicorn reads X-Forwarded-For from a trusted proxy)
+    active: bool = False  # it ran an event besides loading the page
+    used: float = field(default_factory=time.monotonic)  # its last event (kept current while one is in flight)
+
+
+def _in_flight(queue: Queue) -> Counter:
+    """session_hash -> how many of its events wait in the queue or run."""
+    waiting = [e.session_hash for q in queue.event_queue_per_concurrency_id.values() for e in q.queue]
+    running = [e.session_hash for job in queue.active_jobs if job for e in job]
+    return Counter(waiting + running)
+
+
+class SessionHolder(StateHolder):
+    """Gradio's store of tabs with the rules above; ``capacity`` is launch(state_session_capacity=MAX_SESSIONS)."""
+
+    def __init__(self, blocks: gr.Blocks):
+        super().__init__()
+        self.set_blocks(blocks)
+        self.per_client = MAX_SESSIONS_PER_CLIENT
+        self.tabs: dict[str, Tab] = {}
+        self.clients: Counter = Counter()  # client -> its tabs
+        self.gone: OrderedDict[str, dict] = OrderedDict()  # session_hash -> what its next event finds (bounded)
+
+    def __getitem__(self, session_id: str) -> SessionState:
+        """Gradio asks for a tab when one of its events is queued and when it runs."""
+        with self.lock:
+            state = self.session_data.get(session_id)
+            if state is None:
+                state = self.session_data[session_id] = LeanSessionState(self.blocks)
+            back = self.gone.pop(session_id, None)
+            if back is not None:  # its state was freed: the tombstones (and its ranges) tell the handlers
+                state.blocks_config.blocks.update(back["inputs"])
+                state.state_data.update(back["states"])
+            self.session_data.move_to_end(session_id)
+            self.tabs.setdefault(session_id, Tab()).used = time.monotonic()
+            state.is_closed = False  # an event came: the browser tab is open
+        self._make_room(session_id)
+        return state
+
+    def joined(self, session_id: str, client: str, api_name: str | None) -> None:
+        """One of the tab's events was queued (FairQueue.push)."""
+        with self.lock:
+            tab = self.tabs.get(session_id)
+            if tab is None:
+                return
+            if client and not tab.client:
+                tab.client = client
+                self.clients[client] += 1
+            tab.active |= api_name not in PASSIVE_EVENTS
+
+    def _rank(self, session_id: str) -> tuple:
+        """Lowest goes first: (holds a live page state in an open tab, did something, last used)."""
+        state, tab = self.session_data[session_id], self.tabs.get(session_id) or Tab(used=0.0)
+        live = not state.is_closed and any(isinstance(v, PageState) and v.session is not None
+                                           for v in state.state_data.values())
+        return live, live and tab.active, tab.used
+
+    def _make_room(self, keep: str) -> None:
+        """Past the capacity, or past ``per_client`` tabs of ``keep``'s client, drop the lowest-ranked tab."""
+        dropped = []
+        with self.lock:
+            client, busy = self.tabs[keep].client, None
+            while True:
+                if len(self.session_data) > self.capacity:
+                    pool = list(self.session_data)
+                elif client and self.clients[client] > self.per_client:
+                    pool = [s for s, tab in self.tabs.items() if tab.client == client]
+                else:
+                    break
+                busy = _in_flight(self.blocks._queue) if busy is None else busy
+                pool = [s for s in pool if s != keep and s not in busy and s in self.session_data]
+                if not pool:
+                    break
+                victim = min(pool, key=self._rank)
+                dropped.append((victim, self.session_data.pop(victim)))
+                tab = self.tabs.pop(victim)
+                if tab.client:
+                    self.clients[tab.client] -= 1
+        for session_id, state in dropped:
+            self._free(session_id, state, list(state.state_data), "evicted", ranges=True)
+
+    def delete_all_expired_state(self) -> None:
+        """Gradio's loop calls this every second: free the states of tabs idle past their gr.State's time_to_live."""
+        now, busy, due = time.monotonic(), _in_flight(self.blocks._queue), []
+        with self.lock:
+            for session_id, state in self.session_data.items():
+                tab = self.tabs.setdefault(session_id, Tab())
+                if session_id in busy:
+                    tab.used = now  # in use until its last event ends
+                    continue
+                keys = [k for k in state.state_data if isinstance(b := state.blocks_config.blocks.get(k), gr.State)
+                        and now - tab.used > b.time_to_live]
+                if keys:
+                    due.append((session_id, state, keys))
+        for session_id, state, keys in due:
+            self._free(session_id, state, keys, "idle")
+
+    def _free(self, session_id: str, state: SessionState, keys: list, why: str, ranges: bool = False) -> None:
+        """Run the delete callbacks of the states ``keys``; keep their tombstones (and, for a dropped tab, its
+        own slider/dropdown ranges, so that its next event's view controls still fit) for the tab's return."""
+        back = {"states": {}, "inputs": {}}
+        for key in keys:
+            value = state.state_data.pop(key, None)
+            block = state.blocks_config.blocks.get(key)
+            if isinstance(block, gr.State):
+                block.delete_callback(value)
+            if isinstance(value, PageState):
+                value.gone = value.gone or why
+                back["states"][key] = value
+        if ranges:
+            back["inputs"] = {k: b for k, b in state.blocks_config.blocks.items()
+                              if _own_range(b, self.blocks.blocks.get(k))}
+        with self.lock:
+            old = self.gone.pop(session_id, None)
+            if old is not None:
+                back = {"states": {**old["states"], **back["states"]}, "inputs": {**old["inputs"], **back["inputs"]}}
+            if back["states"] or back["inputs"]:
+                self.gone[session_id] = back
+            while len(self.gone) > 2 * self.capacity:
+                self.gone.popitem(last=False)
+
+
+def _own_range(block, default) -> bool:
+    """``block`` is a tab's own copy of ``default`` with another range (a slider's bounds, a dropdown's choices)."""
+    if block is default or type(block) is not type(default):
+        return False
+    if isinstance(block, gr.Slider):
+        return (block.minimum, block.maximum) != (default.minimum, default.maximum)
+    if isinstance(block, (gr.Dropdown, gr.Radio)):
+        return [v for _, v in block.choices] != [v for _, v in default.choices]
+    return False
+
+
+class FairQueue(Queue):
+    """Gradio's queue with two rules for a class (build_demo sets it): a tab may have MAX_QUEUED_PER_TAB events
+    waiting or running (one tab cannot fill the queue), and the server keeps tabs with SessionHolder."""
+
+    def set_server_app(self, app) -> None:
+        super().set_server_app(app)
+        if not isinstance(app.state_holder, SessionHolder):
+            holder = SessionHolder(app.get_blocks())
+            holder.session_data.update(app.state_holder.session_data)
+            app.state_holder = holder
+
+    async def push(self, body, request, username):
+        if body.session_hash is not None and _in_flight(self)[body.session_hash] >= MAX_QUEUED_PER_TAB:
+            raise HTTPException(429, f"This tab already has {MAX_QUEUED_PER_TAB} requests waiting or running; "
+                                     "wait for them to finish, then try again.")
+        out = await super().push(body, request, username)
+        holder = getattr(self.server_app, "state_holder", None)
+        if out[0] and isinstance(holder, SessionHolder):
+            fn = self.blocks.fns.get(body.fn_index)
+            client = request.client.host if request.client else ""
+            holder.joined(body.session_hash, client, getattr(fn, "api_name", None))
+        return out
+
+
+class NoUploads:
+    """ASGI middleware: the page takes no files, so Gradio's upload route (which keeps every file it is sent,
+    any number of them, until the server stops) answers 403 before reading a byte of the body."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].rstrip("/").endswith("/gradio_api/upload"):
+            await PlainTextResponse("This page takes no file uploads.", status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 # -- controls -> parameters ---------------------------------------------------------------------------
 def _whole_or_raw(x):
     """Sliders with step=1 deliver floats; pass 3.0 as 3 and let validation refuse 2.5, NaN, None."""
@@ -176,6 +450,7 @@ def parse_stop(text: str | None) -> tuple[str, ...]:
     """One stop string per line; a literal backslash-n means a newline."""
     if not text:
         return ()
+    lessons.check_text("Stop strings", text, lessons.MAX_STOP_CHARS)
     return tuple(s.replace("\\n", "\n") for s in text.split("\n") if s.strip())
 
 
@@ -275,6 +550,25 @@ def token_chips(tokens, ids, n_prompt: int, probs: list[float], selected: int | 
     return f'<div class="chips" id="chip-row">{"".join(out)}</div>{legend}'
 
 
+def md_text(text: str, limit: int | None = None) -> str:
+    """``text`` (a prompt, a token, generated text) for a Markdown component: shown as written, never markup.
+
+    Gradio's Markdown renders HTML (its sanitiser keeps <form>, <img>, <a> and style=), links, images
+    and bare URLs, so html.escape is not enough: every ASCII character but letters, digits and spaces
+    becomes a numeric character reference, which Markdown prints and never parses. One line (newlines
+    as ↵, so it fits a table cell), cut to ``limit`` characters.
+    """
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return "".join(c if c.isalnum() or c == " " or not c.isascii() else "↵ " if c == "\n" else f"&#{ord(c)};"
+                   for c in text)
+
+
+def toast_text(text: str) -> str:
+    """``text`` for gr.Error / gr.Warning: Gradio's toasts render their message as (sanitised) HTML."""
+    return html.escape(text, quote=False)
+
+
 def _fmt_bytes(n: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -293,7 +587,7 @@ def status_text(ps: PageState, rec: StepRecord | None) -> str:
         head += i18n.t("status.empty", ps.lang)
     if rec is None:
         return head + "\n\n" + i18n.t("status.hint", ps.lang)
-    line = i18n.t("status.step", ps.lang, step=rec.step, n=len(s.records), tok=html.escape(rec.token), id=rec.token_id,
+    line = i18n.t("status.step", ps.lang, step=rec.step, n=len(s.records), tok=md_text(rec.token), id=rec.token_id,
                   p=f"{rec.prob:.1%}", rank=rec.rank + 1, ent=f"{rec.entropy:.2f}", fwd=f"{rec.forward_ms:.1f}",
                   read=rec.tokens_processed, stepms=f"{rec.step_ms:.1f}", kv=_fmt_bytes(rec.kv_bytes),
                   rss=_fmt_bytes(rec.rss_bytes))
@@ -333,6 +627,17 @@ def _finite_int(x, default: int) -> int:
     return int(x) if math.isfinite(x) else default
 
 
+def _event_object(evt, example: str | None = None) -> dict:
+    """The object an event carries ({"step": 3}, a tab's {"id": ...}). An API client may send a list, a string,
+    a number or null instead: refused naming the expected shape, or (no ``example``) read as an empty object."""
+    data = getattr(evt, "_data", None)
+    if isinstance(data, dict):
+        return data
+    if example is None:
+        return {}
+    raise ValueError(f"this event carries an object such as {example}; got {lessons.short_repr(data)}")
+
+
 def render_tokens(ps: PageState, v: View) -> tuple:
     s = ps.session
     recs = s.records
@@ -370,14 +675,13 @@ def render_attention(ps: PageState, v: View) -> tuple:
     if S == 0:
         msg = i18n.t("fig.press_step_attn", ps.lang)
         return figures.placeholder(msg, 420), figures.placeholder(msg, 360)
-    toks = list(s.tokens[:S])
     cfg = s.model.config
-    heat = figures.attention_heatmap(s.attention(v.layer, v.head)[:S, :S], toks, v.layer, v.head, highlight_query=S - 1,
-                                     lang=ps.lang)
-    W = figures.overview_window(cfg.n_layer, cfg.n_head, S)
-    tiles = np.stack([np.stack([s.attention(l, h)[S - W:S, S - W:S] for h in range(cfg.n_head)])
-                      for l in range(cfg.n_layer)])  # (L, H, W, W)
-    over = figures.attention_overview(tiles, toks[S - W:], selected=(v.layer, v.head), total=S, lang=ps.lang)
+    first = max(0, S - s.keys_kept)  # a long text: the last keys_kept positions (what the session keeps and sends)
+    heat = figures.attention_heatmap(s.attention(v.layer, v.head, first, S), list(s.tokens[first:S]), v.layer, v.head,
+                                     highlight_query=S - 1 - first, lang=ps.lang, first=first, total=S)
+    W = min(figures.overview_window(cfg.n_layer, cfg.n_head, S), s.keys_kept)
+    tiles = s.attention_block(S - W, S)  # (L, H, W, W)
+    over = figures.attention_overview(tiles, list(s.tokens[S - W:S]), selected=(v.layer, v.head), total=S, lang=ps.lang)
     return heat, over
 
 
@@ -422,8 +726,7 @@ def render_beam(ps: PageState) -> tuple:
     rows = [i18n.t("beam.head", ps.lang), "|---|---|---|---|---|"]
     for k, h in enumerate(b.hypotheses):
         text = tok.decode_complete(h.tokens)
-        text = text if len(text) <= 70 else text[:69] + "…"
-        text = html.escape(text).replace("\n", "↵").replace("|", "\\|")
+        text = md_text(text, 70)
         rows.append(f"| {k + 1} | {text} | {h.logprob:.2f} | {len(h.tokens)} | **{h.score:.3f}** |")
     lp = ps.session.params.length_penalty
     why = i18n.t(f"stop.{b.stop_reason}", ps.lang) if f"stop.{b.stop_reason}" in i18n.STRINGS else b.stop_reason
@@ -513,8 +816,8 @@ def no_paths(message: str) -> str:
 
 def _as_user_error(e: Exception) -> gr.Error:
     """A ValueError's message (paths cut) for the user; anything else is logged and named only by its kind."""
-    if isinstance(e, ValueError):
-        return gr.Error(no_paths(str(e)))
+    if isinstance(e, ValueError):  # its text may quote what a client sent: escaped for the toast's HTML
+        return gr.Error(toast_text(no_paths(str(e))))
     log.exception("unexpected error in a page handler")
     return gr.Error(UNEXPECTED.format(kind=type(e).__name__))
 
@@ -555,34 +858,26 @@ class Page:
     def new_state(self, model_name: str, prompt: str, params: SamplingParams, kv: bool,
                   mine: "SessionModels | None" = None) -> PageState:
         mine = SessionModels() if mine is None else mine  # kept across rebuilds: the tab's own trained models
-        if isinstance(prompt, str) and not prompt.isascii():
-            try:
-                prompt.encode("utf-8")
-            except UnicodeEncodeError as e:  # a lone surrogate (JSON "\ud800"): no text has it, no tokenizer takes it
-                raise ValueError(f"the prompt holds U+{ord(prompt[e.start]):04X}, half of a surrogate pair, which is not "
-                                 f"a character; delete it and type the character again") from None
         if model_name in mine.models:
             model, tok = mine.models[model_name]
-            LIVE_STATES["count"] += 1
-            return PageState(model_name, Session(model, tok, prompt, params, use_kv_cache=bool(kv)), mine=mine)
-        if model_name not in self.choices:
-            raise ValueError(f"unknown model {model_name!r}: choose one of {', '.join(self.choices)}")
-        if self.choices[model_name]:
+        elif model_name not in self.choices:
+            raise ValueError(f"unknown model {lessons.short_repr(model_name)}: choose one of {', '.join(self.choices)}")
+        elif self.choices[model_name]:
             raise ValueError(f"{model_name} is not available: {self.choices[model_name]}")
-        if not isinstance(prompt, str):
-            raise ValueError("the prompt must be text")
-        model, tok = self.models.get(model_name)
-        if len(prompt) > MAX_PROMPT_CHARS:  # refused before tokenizing: no context window holds that much text
-            raise ValueError(f"the prompt is {len(prompt):,} characters but the context window holds "
-                             f"{model.config.block_size} tokens; shorten it (to under {MAX_PROMPT_CHARS:,} characters "
-                             f"at the very least)")
+        else:
+            model, tok = self.models.get(model_name)
+        # whichever model: text, not too long, no lone surrogate, before the tokenizer reads it
+        lessons.check_text("Prompt", prompt, MAX_PROMPT_CHARS,
+                           hint=f"the context window holds {model.config.block_size} tokens: shorten it")
         LIVE_STATES["count"] += 1
         return PageState(model_name, Session(model, tok, prompt, params, use_kv_cache=bool(kv)), mine=mine)
 
     def current(self, ps: PageState | None, model_name, prompt, params, kv) -> PageState:
         """The tab's state, rebuilt when the model or prompt changed; settings applied."""
         if ps is None or ps.session is None or ps.model_name != model_name or ps.session.prompt != prompt:
-            ps = _carry_lang(ps, self.new_state(model_name, prompt, params, kv, ps.mine if ps is not None else None))
+            new = _carry_lang(ps, self.new_state(model_name, prompt, params, kv, ps.mine if ps is not None else None))
+            _retire(ps)  # a Run still stepping the old text stops and draws nothing more
+            ps = new
         ps.session.set_params(params)
         ps.session.set_kv_cache(bool(kv))
         return ps
@@ -594,6 +889,7 @@ class Page:
         return (ps, *render(ps, self._view(ps, None, view)))
 
     def reset(self, ps, model_name, prompt, kv, *rest):
+        _retire(ps)  # a Run still stepping the old state stops and draws nothing more
         return self.load(ps, model_name, prompt, kv, *rest)
 
     def step(self, ps, model_name, prompt, kv, *rest):
@@ -610,22 +906,42 @@ class Page:
             return (ps, *render(ps, self._view(ps, len(ps.session.records) - 1, view), PARTS[:-1]))
 
     def run(self, ps, model_name, prompt, kv, *rest):
-        """Step until a stop; the tokens view updates while it runs, every view at the end."""
+        """Step until a stop; the tokens view updates while it runs, every view at the end.
+
+        Two Runs of one tab (a double click) step the same session together and both end on the
+        finished text. A Reset or a model change during a Run retires its state (``version``):
+        the Run stops at its next step and sends nothing more. The state Gradio holds is changed
+        in place, so a Run sends it back only when it built it (a first event, a new prompt), once.
+        """
         params, view = self._split(rest)
+        held = ps
         ps = self.current(ps, model_name, prompt, params, kv)
         if params.strategy == "beam":
             yield self.step(ps, model_name, prompt, kv, *rest)
             return
-        if ps.session.stop is not None:
-            raise ValueError(f"generation has stopped ({STOP_TEXT.get(ps.session.stop)}); press Back or Reset")
+        with ps.lock:
+            version = ps.version
+            if ps.session.stop is not None:
+                raise ValueError(f"generation has stopped ({STOP_TEXT.get(ps.session.stop)}); press Back or Reset")
+        state = gr.skip() if ps is held else ps
         shown = time.perf_counter()
-        while ps.session.stop is None:
+        while True:
             with ps.lock:  # never held across a yield: a closed tab must not leave it locked
+                if ps.version != version or ps.session is None:  # retired (Reset, another model) or forgotten
+                    frame = None
+                    break
+                if ps.session.stop is not None:  # this Run's step or a second Run's ended it
+                    frame = render(ps, self._view(ps, len(ps.session.records) - 1, view), PARTS[:-1])
+                    break
                 ps.session.step()
-            if time.perf_counter() - shown > 0.25:  # a live view without flooding the browser
+                live = time.perf_counter() - shown > 0.25  # a live view without flooding the browser
+                if live:
+                    frame = render(ps, self._view(ps, len(ps.session.records) - 1, view), ("tokens",))
+            if live:
                 shown = time.perf_counter()
-                yield (ps, *render(ps, self._view(ps, len(ps.session.records) - 1, view), ("tokens",)))
-        yield (ps, *render(ps, self._view(ps, len(ps.session.records) - 1, view), PARTS[:-1]))
+                yield (state, *frame)
+                state = gr.skip()
+        yield (gr.skip(),) * (1 + len(VIEW_OUTPUTS)) if frame is None else (state, *frame)
 
     def back(self, ps, model_name, prompt, kv, *rest):
         params, view = self._split(rest)
@@ -681,10 +997,16 @@ class Page:
         ps = self.current(ps, model_name, prompt, params, kv)
         n = _whole_or_raw(n_tokens)
         if not isinstance(n, int):
-            raise ValueError(f"the number of tokens to compare must be a whole number; got {n_tokens!r}")
+            raise ValueError(f"the number of tokens to compare must be a whole number; "
+                             f"got {lessons.short_repr(n_tokens)}")
         room = ps.session.model.config.block_size - len(ps.session.prompt_ids)
+        limit = ps.session.compare_limit()  # ≤ room; smaller on a big model (the uncached run re-reads everything)
+        if n > limit and limit < room:
+            gr.Warning(f"Compared {limit} tokens, not {n}: on {ps.model_name} a comparison after this "
+                       f"{len(ps.session.prompt_ids)}-token prompt is capped at {limit} tokens, so that it ends within "
+                       f"seconds (without the cache, every step re-reads every position).")
         with ps.lock:
-            c = ps.session.compare_cache(min(n, room))
+            c = ps.session.compare_cache(min(n, limit))
         ps.extras["cache"] = lambda lang: figures.cache_comparison(c.positions, c.cached_ms, c.uncached_ms, c.same_tokens,
                                                                   c.max_logit_diff, lang=lang)
         return ps, figures.cache_comparison(c.positions, c.cached_ms, c.uncached_ms, c.same_tokens, c.max_logit_diff,
@@ -693,23 +1015,26 @@ class Page:
     def leak_check(self, ps, model_name, prompt, kv, position, new_text, *rest):
         """Change one token, run both texts, compare every position's next-token distribution."""
         params, view = self._split(rest)
+        new_text = lessons.check_text("Put this token there", new_text or "", lessons.MAX_TOKEN_CHARS)
         ps = self.current(ps, model_name, prompt, params, kv)
         s = ps.session
         ids = list(s.ids)
         at = _whole_or_raw(position)
         if not isinstance(at, int) or not 0 <= at < len(ids):
-            raise ValueError(f"the position to change must be a whole number from 0 to {len(ids) - 1}; got {position!r}")
-        new_ids = s.tokenizer.encode_ids(new_text or "")
+            raise ValueError(f"the position to change must be a whole number from 0 to {len(ids) - 1}; "
+                             f"got {lessons.short_repr(position)}")
+        new_ids = s.tokenizer.encode_ids(new_text)
         if not new_ids:
             raise ValueError("type the token to put there (e.g. ' the')")
-        changed = ids[:at] + [new_ids[0]] + ids[at + 1:]
-        v = self._view(ps, None, view)
-        a = walkthrough(s.model, s.tokenizer, ids, v.layer, v.head).stages["logits"]  # (T, V)
-        b = walkthrough(s.model, s.tokenizer, changed, v.layer, v.head).stages["logits"]
-        pa, pb = _softmax(a), _softmax(b)
-        top = pa.argmax(-1)  # (T,)
-        rows = np.arange(len(ids))
-        args = (list(s.tokens), at, s.tokenizer.token_str(new_ids[0]), pa[rows, top], pb[rows, top], np.abs(pa - pb).max(-1))
+        limit = max_positions(s.model.config, capture=False)  # two whole passes must fit PASS_BUDGET
+        if at >= limit:
+            raise ValueError(f"on {ps.model_name} the leak check reads at most the first {limit:,} tokens (two whole "
+                             f"passes must fit in memory): pick a position from 0 to {limit - 1}")
+        if len(ids) > limit:
+            gr.Warning(f"The leak check read the first {limit:,} of the {len(ids):,} tokens: {ps.model_name}'s limit "
+                       f"for two whole passes.")
+        ids = ids[:limit]
+        args = (list(s.tokens[:limit]), at, s.tokenizer.token_str(new_ids[0]), *leak_compare(s.model, ids, at, new_ids[0]))
         fig = figures.leak_check(*args, lang=ps.lang)
         ps.extras["leak"] = lambda lang: figures.leak_check(*args, lang=lang)
         return ps, fig
@@ -725,12 +1050,13 @@ class Page:
     def pick_step(self, evt: gr.EventData, ps, model_name, prompt, kv, *rest):
         """A click on a token chip (custom event from CHIPS_JS carrying {step})."""
         params, view = self._split(rest)
-        return self.select_step(ps, model_name, prompt, kv, *params_values(params),
-                                _finite_int(evt._data.get("step"), 0), *view[1:])
+        step = _event_object(evt, '{"step": 3}').get("step")
+        return self.select_step(ps, model_name, prompt, kv, *params_values(params), _finite_int(step, 0), *view[1:])
 
     def pick_head(self, evt: gr.EventData, ps, model_name, prompt, kv, *rest):
         params, view = self._split(rest)
-        layer, head = _finite_int(evt._data.get("layer"), 0), _finite_int(evt._data.get("head"), 0)
+        data = _event_object(evt, '{"layer": 1, "head": 0}')
+        layer, head = _finite_int(data.get("layer"), 0), _finite_int(data.get("head"), 0)
         return self.open_head(ps, model_name, prompt, kv, layer, head, *params_values(params), *view)
 
     def change_model(self, ps, model_name, prompt, kv, *rest):
@@ -738,14 +1064,15 @@ class Page:
         reason = None if ps is not None and model_name in ps.mine.models else self.choices.get(model_name, "unknown model")
         if reason:
             keep = ps.model_name if ps is not None else DEFAULT_MODEL
-            gr.Warning(no_paths(f"{model_name} is not available: {reason}"))
+            gr.Warning(toast_text(no_paths(f"{model_name} is not available: {reason}")))
             return (ps, gr.update(value=keep), *[gr.skip()] * 12)
         try:
             out = self.load(ps, model_name, prompt, kv, *rest)
         except Exception as e:  # a download or checkpoint problem: say it, keep the old model
             keep = ps.model_name if ps is not None else DEFAULT_MODEL
-            gr.Warning(f"{model_name} could not be loaded: {_as_user_error(e).message}")
+            gr.Warning(f"{toast_text(model_name)} could not be loaded: {_as_user_error(e).message}")
             return (ps, gr.update(value=keep), *[gr.skip()] * 12)
+        _retire(ps)  # a Run of the old model stops and draws nothing more
         return (out[0], gr.skip(), *out[1:])
 
     # -- helpers --
@@ -765,12 +1092,6 @@ def params_values(p: SamplingParams) -> tuple:
     """The 11 sampling control values that ``make_params`` turns back into ``p``."""
     return (p.strategy, p.temperature, p.top_k, p.top_p, p.min_p, p.repetition_penalty, p.seed, p.max_new_tokens,
             "\n".join(s.replace("\n", "\\n") for s in p.stop), p.num_beams, p.length_penalty)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
 
 
 # -- train view ---------------------------------------------------------------------------------------
@@ -822,14 +1143,14 @@ def train_configs(tok, preset: str, n_layer, n_head, n_embd, block_size, lr, ste
     from playground.train import PRESETS
 
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+        raise ValueError(f"unknown preset {lessons.short_repr(preset)}: choose one of {', '.join(PRESETS)}")
     ints = {k: _whole_or_raw(v) for k, v in dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd,
                                                    block_size=block_size, steps=steps).items()}
     for k, v in ints.items():
         if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{k.replace('_', ' ')} must be a whole number of at least 1; got {v!r}")
+            raise ValueError(f"{k.replace('_', ' ')} must be a whole number of at least 1; got {lessons.short_repr(v)}")
     if not isinstance(lr, (int, float)) or not math.isfinite(lr) or not 0 < lr <= 0.1:
-        raise ValueError(f"the learning rate must be a number above 0 and at most 0.1; got {lr!r}")
+        raise ValueError(f"the learning rate must be a number above 0 and at most 0.1; got {lessons.short_repr(lr)}")
     steps = ints.pop("steps")
     mcfg = GPTConfig(vocab_size=tok.vocab_size, dropout=0.0, **ints)
     base = PRESETS[preset][1]
@@ -865,7 +1186,7 @@ class TrainView:
         from playground.train import PRESETS
 
         if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}")
+            raise ValueError(f"unknown preset {lessons.short_repr(name)}")
         m, t = PRESETS[name]
         return m["n_layer"], m["n_head"], m["n_embd"], m["block_size"], t["lr"], t["steps"]
 
@@ -879,8 +1200,9 @@ class TrainView:
         from playground.model import GPT
         from playground.train import check_request, live_training
 
-        if ps is None or ps.session is None:
+        if ps is None or ps.session is None and not ps.gone:
             raise ValueError("the page has not finished loading; reload it")
+        _tell_gone(ps)  # a freed tab trains all the same: the model goes to this tab's tombstone, its next Step keeps it
         if ps.mine.training:
             raise ValueError("this tab is already training a model; press Stop first")
         base = DEFAULT_MODEL if DEFAULT_MODEL in self.page.choices and not self.page.choices[DEFAULT_MODEL] else None
@@ -929,7 +1251,7 @@ class TrainView:
             curve = figures.loss_curves(steps, losses, val_steps, val_losses, total_steps=tcfg.steps, lang=ps.lang)
             out = [curve, train_status(u, mcfg, tcfg, n_params, name, ps.lang)]
             if u.sample is not None:
-                shown_text = html.escape("ROMEO:" + u.sample).replace("\n", "↵ ")  # one line: newlines as ↵
+                shown_text = md_text("ROMEO:" + u.sample)
                 out.append(i18n.t("train.sample", ps.lang, step=p.step + 1, t=SAMPLE_TEMPERATURE) +
                            f"<code>{shown_text}</code>")
                 out.append(figures.attention_heatmap(u.probe_attention, u.probe_tokens, mcfg.n_layer - 1, 0, height=460,
@@ -1012,21 +1334,35 @@ def inside_input(ps: PageState, v: View) -> tuple[list[int], int | None, str]:
         return list(s.ids), None, i18n.t("inside.prompt", ps.lang, n=len(s.ids))
     rec = s.records[v.step]
     return (list(s.ids[:rec.position]), rec.token_id,
-            i18n.t("inside.step", ps.lang, step=rec.step, pos=rec.position, tok=html.escape(rec.token)))
+            i18n.t("inside.step", ps.lang, step=rec.step, pos=rec.position, tok=md_text(rec.token)))
 
 
 def render_inside(ps: PageState, v: View) -> tuple:
-    """(note markdown, *INSIDE_PLOTS figures) for the view's step, layer and head."""
-    from playground.inside import param_counts
+    """(note markdown, *INSIDE_PLOTS figures) for the view's step, layer and head.
+
+    A pass longer than the model's ``inside.max_positions`` (its captured intermediates would
+    not fit ``inside.PASS_BUDGET``) is not run: the note says so and how to pick a shorter one.
+    """
+    from playground.inside import LENS_POSITIONS, max_positions, param_counts, pass_bytes
     from playground.model import KVCache
 
     t0 = time.perf_counter()
     s = ps.session
     model, tok, cfg = s.model, s.tokenizer, s.model.config
     ids, next_id, where = inside_input(ps, v)
-    w = walkthrough(model, tok, ids, v.layer, v.head, next_id=next_id)
-    d = w.dims
     lang = ps.lang
+    limit = max_positions(cfg)
+    if len(ids) > limit:
+        pc = param_counts(model)
+        return (i18n.t("inside.too_long", lang, where=where, T=len(ids), N=limit,
+                       mb=f"{pass_bytes(cfg, limit) / 2**20:.0f}"),
+                figures.forward_stack(cfg.n_layer, v.layer, cfg.n_head, v.head, len(ids), cfg.n_embd, cfg.vocab_size,
+                                      lang=lang),
+                *[figures.placeholder(i18n.t("inside.too_long_fig", lang, N=limit))] * (INSIDE_PLOTS - 2),
+                figures.param_counts(pc.components, pc.total, pc.total_untied, pc.tied, pc.kv_bytes_per_token,
+                                     KVCache.formula_text(cfg, 1, 1), lang=lang))
+    w = walkthrough(model, tok, ids, v.layer, v.head, next_id=next_id, lens_positions=LENS_POSITIONS)
+    d = w.dims
     figs = [figures.forward_stack(cfg.n_layer, v.layer, cfg.n_head, v.head, d["T"], d["C"], d["V"], lang=lang)]
     figs += figures.walkthrough_figures(w.tokens, w.stages, d, v.layer, v.head, lang=lang)
     figs.append(figures.output_head(w.tokens, w.stages["ln_final"], w.top_tokens, w.stages["logits"][-1][w.top_ids],
@@ -1062,7 +1398,8 @@ class InsideView:
 
     def tab_select(self, evt: gr.EventData, ps, model_name, prompt, kv, opened, layer, head, *rest):
         """Any view tab was selected: draw when it is this one; otherwise remember the tab is closed."""
-        if evt._data.get("value") == INSIDE_TAB or evt._data.get("id") == "inside":
+        data = _event_object(evt)  # not an object (an API client's): not this tab
+        if data.get("value") == INSIDE_TAB or data.get("id") == "inside":
             return self.draw(ps, model_name, prompt, kv, opened, layer, head, *rest)
         # skip, not ps: writing back the state read when this event started could undo a newer event's
         return (gr.skip(), False, *[gr.skip()] * (3 + INSIDE_PLOTS))
@@ -1165,6 +1502,7 @@ def note_box(strings: Strings, view: str) -> None:
 
 
 def side_settings(side: lessons.Side, lang: str) -> str:
+    """A column's settings as plain text (its prompt quoted, cut): the figure and the table each escape it."""
     bits = [i18n.t("cmp_greedy", lang) if side.temperature == 0 else f"T = {side.temperature:g}"]
     if side.top_k:
         bits.append(f"top-k {side.top_k}")
@@ -1173,7 +1511,7 @@ def side_settings(side: lessons.Side, lang: str) -> str:
     if side.repetition_penalty != 1:
         bits.append(f"{i18n.t('cmp_penalty', lang)} {side.repetition_penalty:g}")
     if side.prompt:
-        bits.append(f"“{figures.label(side.prompt, 18)}”")
+        bits.append(f"“{side.prompt if len(side.prompt) <= 18 else side.prompt[:17] + '…'}”")
     return " · ".join(bits)
 
 
@@ -1185,7 +1523,8 @@ def compare_figure(runs: list, lang: str):
         st = rec.stages[-1]
         n = max(1, min(8, st.kept))  # the tokens this setting kept (a filter that keeps 2 shows 2 bars)
         ids = st.top_ids.tolist()[:n]
-        panels.append(dict(side=letter, settings=side_settings(side, lang), tokens=list(st.top_tokens)[:n],
+        panels.append(dict(side=letter, settings=figures.label(side_settings(side, lang), 200),
+                           tokens=list(st.top_tokens)[:n],
                            probs=st.top_probs[:n], chosen=ids.index(rec.token_id) if rec.token_id in ids else None,
                            kept=st.kept, vocab=vocab, entropy=rec.entropy))
     return figures.compare_distributions(panels, lang=lang)
@@ -1195,9 +1534,8 @@ def compare_table(runs: list, lang: str) -> str:
     rows = [i18n.t("cmp_table_head", lang), "|---|---|---|"]
     for letter, side, s, _ in runs:
         text = s.text[len(s.prompt):] if s.text.startswith(s.prompt) else s.text
-        shown = html.escape(text).replace("\n", "↵ ").replace("|", "\\|")
-        rows.append(f"| **{letter}** | {side_settings(side, lang)} | <code>{html.escape(figures.label(s.prompt, 30))}</code>"
-                    f"{shown} |")
+        rows.append(f"| **{letter}** | {md_text(side_settings(side, lang))} | <code>{md_text(s.prompt, 30)}</code>"
+                    f"{md_text(text)} |")
     return "\n".join(rows)
 
 
@@ -1218,8 +1556,8 @@ class Classroom:
         n_side = lessons.COMPARE_SIDES * (1 + len(lessons.SIDE_FIELDS))
         values, rest = list(rest[:n_side]), rest[n_side:]
         params, view = self.page._split(rest)
+        sides = lessons.sides_from_values(values)  # their prompts checked before anything is tokenized
         ps = self.page.current(ps, model_name, prompt, params, kv)
-        sides = lessons.sides_from_values(values)
         model, tok = ps.session.model, ps.session.tokenizer
         runs = []
         for k, side in sides:
@@ -1285,8 +1623,8 @@ class Classroom:
     @staticmethod
     def tab_seen(evt: gr.EventData):
         """Which view tab is open (the share link names it)."""
-        tab = evt._data.get("id") if evt is not None else None
-        return tab if tab in lessons.TABS else gr.skip()
+        tab = _event_object(evt).get("id")
+        return tab if isinstance(tab, str) and tab in lessons.TABS else gr.skip()
 
     # -- the link
     def restore(self, request: gr.Request):
@@ -1297,11 +1635,11 @@ class Classroom:
             header = request.headers.get("accept-language") if request is not None else None
             c["lang"] = i18n.lang_from_accept(header)
         note = ""
-        if problems:
-            note = "⚠️ " + i18n.t("link_problems", c["lang"], problems="; ".join(problems))
-            gr.Warning(note)
+        if problems:  # they quote the link's values: escaped for the Markdown note and for the toast's HTML
+            note = "⚠️ " + i18n.t("link_problems", c["lang"], problems=md_text("; ".join(problems)))
+            gr.Warning("⚠️ " + i18n.t("link_problems", c["lang"], problems=toast_text("; ".join(problems))))
         elif set(query) - {"lang"}:
-            note = i18n.t("link_restored", c["lang"], what=", ".join(sorted(query)))
+            note = i18n.t("link_restored", c["lang"], what=md_text(", ".join(sorted(query))))
         # only what the link names: a control the link does not mention keeps what the page (or the user) has
         bad = {p.split("=", 1)[0] for p in problems}
         given = {k for k in query if k in c and k not in bad}
@@ -1326,7 +1664,8 @@ class Classroom:
         """A lesson was clicked: its control values, its tab, its explanation."""
         i = _finite_int(index, -1)
         if not 0 <= i < len(lessons.LESSONS):
-            raise ValueError(f"pick a lesson from the list (0 to {len(lessons.LESSONS) - 1}); got {index!r}")
+            raise ValueError(f"pick a lesson from the list (0 to {len(lessons.LESSONS) - 1}); "
+                             f"got {lessons.short_repr(index)}")
         les = lessons.LESSONS[i]
         c = les.all_controls()
         values = [c["model"], c["prompt"], c["kv"], *[c[f] for f in lessons.SAMPLING_FIELDS]]
@@ -1484,7 +1823,7 @@ def _labelled(component, preprocess, payload):
     try:
         return preprocess(payload)
     except gr.Error as e:
-        raise gr.Error(f"{component.label}: {e.message}") from None
+        raise gr.Error(toast_text(f"{component.label}: {e.message}")) from None
 
 
 def _finite_payload(component, payload):
@@ -1493,8 +1832,8 @@ def _finite_payload(component, payload):
     if payload is None and isinstance(component, gr.Number):
         return  # an emptied box: the handler decides (the seed says "got None")
     if isinstance(payload, bool) or not isinstance(payload, numbers.Real) or not math.isfinite(payload):
-        shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:39] + "…"
-        raise gr.Error(f"{component.label or 'this setting'} must be a finite number; got {shown}")
+        raise gr.Error(toast_text(f"{component.label or 'this setting'} must be a finite number; "
+                                  f"got {lessons.short_repr(payload)}"))
 
 
 class CheckedSlider(gr.Slider):
@@ -1529,8 +1868,8 @@ def _choice_error(component, preprocess, payload):
         return preprocess(payload)
     except gr.Error:
         values = ", ".join(str(v) for _, v in component.choices)
-        shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:39] + "…"
-        raise gr.Error(f"{component.label}: {shown} is not one of the choices ({values[:300]})") from None
+        raise gr.Error(toast_text(f"{component.label}: {lessons.short_repr(payload)} is not one of the choices "
+                                  f"({values[:300]})")) from None
 
 
 class CheckedDropdown(gr.Dropdown):
@@ -1692,7 +2031,7 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                 mask_plot = gr.Plot(elem_id="mask-plot", label="Causal mask")
                 with gr.Row(equal_height=True):
                     leak_pos = gr.Number(3, label="Change the token at position", precision=0, minimum=0,
-                                         elem_id="leak_pos", info="0 = the first token")
+                                         elem_id="leak_pos", info=i18n.t("leak_pos.info"))
                     leak_text = gr.Textbox(" the", label="Put this token there", elem_id="leak_text",
                                            info="Its first token is used")
                     leak_btn = gr.Button("Run the leak check", elem_id="leak_btn")
@@ -1704,7 +2043,7 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
                 memory_plot = gr.Plot(elem_id="memory-plot", label="Cache memory")
                 with gr.Row(equal_height=True):
                     compare_n = gr.Slider(4, 256, 64, step=1, label="Tokens to generate", elem_id="compare_n",
-                                          info="A greedy run from the prompt, timed with the cache on and off")
+                                          info=i18n.t("compare_n.info"))
                     compare_btn = gr.Button("Compare cache on / off", elem_id="compare_btn")
                 compare_plot = gr.Plot(figures.placeholder("Press “Compare cache on / off”"), elem_id="compare-plot",
                                        label="Cache on vs off")
@@ -1898,6 +2237,7 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "500")
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     demo.queue(default_concurrency_limit=2, max_size=64, api_open=False)
+    demo._queue.__class__ = FairQueue  # at most MAX_QUEUED_PER_TAB events per tab; tabs kept by SessionHolder
     return demo
 
 
@@ -1917,5 +2257,6 @@ def launch_kwargs() -> dict:
         show_error=False,  # only gr.Error messages reach users; other exceptions stay in the server log
         state_session_capacity=MAX_SESSIONS,
         enable_monitoring=False,
-        max_file_size="1mb",  # the page takes no uploads
+        max_file_size="1mb",
+        app_kwargs=dict(middleware=[Middleware(NoUploads)]),  # the page takes no uploads: the route answers 403
     )

@@ -213,13 +213,12 @@ def _assemble(config: GPTConfig, items: Iterable[tuple[str, torch.Tensor, bool, 
     """Build a GPT from (our name, tensor, transpose?, where) items without a second copy.
 
     The model starts on the meta device (no storage, no random init); each tensor is checked
-    against the shape the config implies, copied once into fp32, in the memory order the model
-    chose for it (``GPT.lay_out_for_decoding``), and assigned.
+    against the shape the config implies, copied once into a contiguous fp32 tensor (GPT-2's
+    (in, out) Conv1D weights transposed to ``nn.Linear``'s (out, in)), and assigned.
     """
     with torch.device("meta"):
         model = GPT(config)
     expected = {name: p.shape for name, p in model.named_parameters()}  # a tied head is listed once
-    strides = {name: p.stride() for name, p in model.named_parameters()}
     state: dict[str, torch.Tensor] = {}
     for name, t, transpose, where in items:
         if name not in expected:
@@ -232,7 +231,7 @@ def _assemble(config: GPTConfig, items: Iterable[tuple[str, torch.Tensor, bool, 
             raise CheckpointError(
                 f"{where} has shape {tuple(t.shape)}, but the config ({_describe(config)}) needs {stored}"
             )
-        state[name] = torch.empty_strided(shape, strides[name], dtype=torch.float32).copy_(t.t() if transpose else t)
+        state[name] = torch.empty(shape, dtype=torch.float32).copy_(t.t() if transpose else t)
         del t  # release the file's pages before the next tensor
     missing = [name for name in expected if name not in state]
     if missing:

@@ -8,7 +8,6 @@ import json
 import math
 
 from benchmarks.__main__ import main, markdown
-from playground import kernel
 
 
 def _positive(x) -> bool:
@@ -27,7 +26,7 @@ def test_quick_tiny_run_writes_json_and_markdown(tmp_path):
     d = on_disk["decode_vs_hf"]
     assert _positive(d["read_bandwidth_gbs"]) and _positive(d["floor_ms_per_token"])
     assert d["read_bandwidth_min_gbs"] <= d["read_bandwidth_gbs"] <= d["read_bandwidth_max_gbs"]
-    assert d["kernels_c"] == kernel.status()  # which matrix-product path the figures came from
+    assert "kernels_c" not in d  # one path: torch's
     assert [r["prompt"] for r in d["rows"]] == [8, 16, 32]
     for r in d["rows"]:
         assert r["same_greedy_tokens"] is True  # identical weights -> identical greedy tokens, or the race is unfair
@@ -37,9 +36,7 @@ def test_quick_tiny_run_writes_json_and_markdown(tmp_path):
         assert 0 < r["ratio_to_floor_with_kv"] < r["ratio_to_floor"] <= r["ratio_to_peak_floor"]  # KV raises the floor
         assert math.isclose(r["ratio_to_floor"], r["ours_ms_per_token"] / d["floor_ms_per_token"])
         assert _positive(r["ratio_to_floor_per_run"])
-        assert all(len(r["runs"][k]) == r["repeats"] for k in ("ours", "torch_only", "hf"))  # every pair kept
-        assert _positive(r["torch_only_ms_per_token"]) and _positive(r["torch_only_ratio_to_floor"])
-        assert math.isclose(r["torch_only_ratio_to_hf"], r["torch_only_ms_per_token"] / r["hf_ms_per_token"])
+        assert set(r["runs"]) == {"ours", "hf"} and all(len(v) == r["repeats"] for v in r["runs"].values())
 
     block = on_disk["embedded_model"]["block_size"]
     for key in ("kv_curve_gpt2_small", "kv_curve_embedded"):

@@ -99,7 +99,7 @@ def test_link_round_trip():
     ({"top_p": "7"}, "top_p"), ({"seed": "-3"}, "seed"), ({"strategy": "magic"}, "strategy"),
     ({"max_new_tokens": "abc"}, "max_new_tokens"), ({"kv": "maybe"}, "kv"), ({"tab": "x"}, "tab"),
     ({"lang": "fr"}, "lang"), ({"model": "gpt5"}, "model"), ({"model": "gpt2"}, "model"), ({"steps": "9999"}, "steps"),
-    ({"prompt": "x" * 3000}, "prompt"), ({"foo": "1"}, "foo"), ({"num_beams": "100"}, "num_beams"),
+    ({"prompt": "x" * 3000}, "prompt"), ({"foo": "1"}, "1 unknown link parameter"), ({"num_beams": "100"}, "num_beams"),
 ])
 def test_bad_link_values_are_reported_and_replaced_by_defaults(query, bad):
     c, problems = lessons.decode_link(query, {"shakespeare": None, "gpt2": "not downloaded"})

@@ -152,11 +152,15 @@ def test_weight_tying_and_gpt2_parameter_names(tiny_model):
     assert tiny_model.num_parameters() == sum(p.numel() for p in tiny_model.parameters())
 
 
-def test_decoding_layout_keeps_values_names_and_tying(tiny_model):
+def test_linears_are_plain_nn_linear_with_contiguous_weights_and_a_tied_head(tiny_model):
+    """One path per module: torch's own nn.Linear, (out, in) weights in torch's usual memory order."""
+    linears = [m for m in tiny_model.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 4 * tiny_model.config.n_layer + 1  # c_attn, c_proj, c_fc, c_proj per block; lm_head
+    assert all(type(m) is torch.nn.Linear and m.weight.is_contiguous() for m in linears)
     head = tiny_model.lm_head.weight
-    assert head is tiny_model.transformer.wte.weight and head.stride() == (1, head.shape[0])  # (V, C) column-major
+    assert head is tiny_model.transformer.wte.weight and head.shape == (512, tiny_model.config.n_embd)
     state = tiny_model.state_dict()
     fresh = GPT(tiny_model.config)
     fresh.load_state_dict(state)
     assert all(torch.equal(p, state[n]) for n, p in fresh.state_dict().items())
-    assert fresh.transformer.h[0].mlp.c_fc.weight.stride() == (1, fresh.config.n_embd * 4)
+    assert fresh.lm_head.weight is fresh.transformer.wte.weight

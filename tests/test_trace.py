@@ -82,9 +82,10 @@ def test_step_records_facts(tiny_model, small_tokenizer):
     assert r.kv_bytes == r.kv_formula_bytes == 2 * cfg.n_layer * cfg.n_kv_head * r.position * cfg.head_dim * 4
     assert f"{r.position} positions" in r.kv_formula and f"{r.kv_bytes:,} bytes" in r.kv_formula
     assert r.forward_ms > 0 and r.step_ms >= 0 and r.rss_bytes > 10_000_000
-    # the attention row of the step's query: (n_layer, n_head, S), each head's row sums to 1
-    assert r.attention.shape == (cfg.n_layer, cfg.n_head, r.position) and r.attention.dtype == np.float32
-    np.testing.assert_allclose(r.attention.sum(-1), 1.0, atol=1e-5)
+    # the attention row of the step's query: (n_layer, n_head, S), kept in float16; each head's row sums to 1
+    # within float16's rounding (each weight to 2^-11 of itself, so the sum to 2^-11)
+    assert r.attention.shape == (cfg.n_layer, cfg.n_head, r.position) and r.attention.dtype == np.float16
+    np.testing.assert_allclose(r.attention.astype(np.float64).sum(-1), 1.0, atol=2.0**-11 + 1e-6)
     # greedy: the chosen token is the most likely one, and its probability is the final one
     assert r.rank == 0 and r.greedy and r.token_id == int(r.stages[-1].top_ids[0])
     assert r.prob == pytest.approx(float(r.final_probs[r.token_id]))
@@ -193,9 +194,9 @@ def test_cached_and_uncached_sessions_agree(tiny_model, small_tokenizer):
         for head in range(cfg.n_head):
             a, b = on.attention(layer, head), off.attention(layer, head)  # assembled vs recomputed
             assert a.shape == b.shape == (P + 11, P + 11)
-            np.testing.assert_allclose(a, b, atol=1e-5)
+            np.testing.assert_allclose(a, b, rtol=2.0**-10, atol=1e-6)  # float16 keeps 11 significant bits
             assert (np.triu(a, 1) == 0).all()
-            np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-5)
+            np.testing.assert_allclose(a.astype(np.float64).sum(-1), 1.0, atol=2.0**-11 + 1e-6)
     for r in on.records:  # each record's row is the matrix's row of its query
         np.testing.assert_array_equal(r.attention[1, 2], on.attention(1, 2)[r.position - 1, : r.position])
 
@@ -297,7 +298,7 @@ def test_empty_prompt_starts_from_a_document_start(tiny_model, small_tokenizer):
 def test_memory_of_a_200_step_session_stays_bounded(small_tokenizer):
     """The shipped model's shape (4 layers × 4 heads, 256 wide, 256 positions), random weights.
 
-    Bound: each record holds its attention row (n_layer × n_head × S float32, the one thing that
+    Bound: each record holds its attention row (n_layer × n_head × S float16, the one thing that
     grows with the context), six top-20 stage tables (ids, probabilities, logits, strings: about
     3.6 KB serialized) and about 1 KB of scalars and formula text; only the newest keeps the full
     distribution (V float32). So we allow 6 KB per record on top of the exact attention bytes.
@@ -318,11 +319,14 @@ def test_memory_of_a_200_step_session_stays_bounded(small_tokenizer):
     print(f"\n200 steps: records {total / 1e6:.2f} MB (attention rows {attention / 1e6:.2f} MB), "
           f"whole session state {s.state_nbytes() / 1e6:.2f} MB")
     assert attention < total < bound
-    # the session adds the attention rows (the assembled matrix) and the KV buffers (≤ the whole window)
+    # the session's rows are the records' rows (one array each, counted once), float16: a triangle of
+    # 2 bytes a weight; then the KV buffers (≤ the whole window) and two kept distributions
     rows = sum(r.nbytes for r in s._rows)
-    assert rows == 4 * cfg.n_layer * cfg.n_head * len(s._rows) * (len(s._rows) + 1) // 2
+    assert rows == 2 * cfg.n_layer * cfg.n_head * len(s._rows) * (len(s._rows) + 1) // 2
+    assert all(r.attention is s._rows[r.position - 1] for r in s.records)
     window_kv = KVCache.formula_bytes(cfg, 1, cfg.block_size)
-    assert s.state_nbytes() <= nbytes(s._records) + rows + window_kv + 2 * V * 4
+    unshared = s._rows[: s.records[0].position - 1]  # the prompt's rows before the first step's query
+    assert s.state_nbytes() <= nbytes(s._records) + nbytes(unshared) + window_kv + 2 * V * 4
 
 
 def test_complete_text_hides_only_unfinished_characters():

@@ -118,3 +118,19 @@ def test_bad_limit_variables_fall_back_to_the_defaults_with_a_warning(caplog):
                                 "PLAYGROUND_TRAIN_CONCURRENCY": "2"})
     assert (got.max_steps, got.max_seconds, got.max_concurrent) == (TrainLimits().max_steps, TrainLimits().max_seconds, 2)
     assert "PLAYGROUND_TRAIN_MAX_STEPS" in caplog.text and "PLAYGROUND_TRAIN_MAX_SECONDS" in caplog.text
+
+
+def test_short_contexts_train_and_sample(small_tokenizer):
+    """Contexts 8, 16 and 24 (the Train tab's smallest) train and sample: the sample fits the context."""
+    from playground.train import TrainLimits, live_training, sample_text
+
+    data = encode_works(small_tokenizer, [__import__("playground.corpus").corpus.works("train")["macbeth.txt"][:20_000]])
+    for block in (8, 16, 24):
+        model = tiny_gpt(vocab_size=small_tokenizer.vocab_size, block_size=block)
+        cfg = TrainConfig(steps=2, batch_size=2, warmup_steps=1, eval_every=1, eval_batches=1)
+        ups = list(live_training(model, small_tokenizer, data, data, cfg, TrainLimits(), every=1, pause_s=0))
+        assert ups[-1].stopped_by == "steps" and ups[-1].sample, block
+        assert len(ups[-1].probe_tokens) <= block and len(ups[-1].objective.inputs) <= block
+        assert sample_text(model, small_tokenizer, "ROMEO:", 24, temperature=0)  # the model refuses > block positions
+    long_prompt = "To be, or not to be, that is the question. " * 10  # longer than the context: its end is kept
+    assert sample_text(model, small_tokenizer, long_prompt, 24)

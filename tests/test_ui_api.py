@@ -133,7 +133,7 @@ def test_queue_and_launch_settings(server, monkeypatch):
     kw = ui.launch_kwargs()
     assert kw["server_name"] == "127.0.0.1" and kw["show_error"] is False and kw["enable_monitoring"] is False
     assert kw["css"] and kw["theme"] is not None
-    assert kw["state_session_capacity"] == ui.MAX_SESSIONS <= 1000  # Gradio's 10,000 would let memory grow for days
+    assert kw["state_session_capacity"] == ui.MAX_SESSIONS <= 2000  # sized to memory (tests/test_sessions.py)
     # the monitoring summary (nobody reads it with monitoring off) is not recomputed after every event
     assert demo._queue.ANALYTICS_MAX_EVENTS <= 500 and demo._queue.ANAYLTICS_CACHE_FREQUENCY >= 1000
     with pytest.raises(SystemExit, match="GRADIO_SERVER_PORT must be a port number"):

@@ -230,6 +230,10 @@ def test_gpt2_conv1d_weights_are_transposed_and_checked(gpt2_folder):
     ours = model.transformer.h[0].attn.c_proj.weight
     theirs = hf.transformer.h[0].attn.c_proj.weight  # (in, out)
     assert torch.equal(ours, theirs.t()) and not torch.equal(ours, theirs)
+    theirs = dict(hf.named_parameters())
+    for name, p in model.named_parameters():  # every Conv1D weight lands as a plain contiguous (out, in) tensor
+        if name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")):
+            assert p.is_contiguous() and torch.equal(p, theirs[name].t()), name
 
 
 def test_gpt2_tokenizer_larger_than_the_model_is_refused(tmp_path, small_tokenizer):
