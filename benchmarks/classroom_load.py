@@ -11,7 +11,7 @@ with plain HTTP (``QueueSession``; see benchmarks/ui_http.py), as the browser do
 It reports
   * errors by kind: a refused join (503, "queue full") is the only documented "busy" answer; a failed
     event, a stream that breaks or a wrong answer count as errors;
-  * cross-talk: after the load, each student's last text is compared with a fresh ``trace.Session``
+  * cross-talk: after the load, each student's last text is compared with a fresh ``session.Session``
     driven alone with the same prompt, seed, settings and actions (step / resample) in this process:
     any token another session's work leaked into would make them differ;
   * step latency (POST to ``process_completed``): p50 / p95;
@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import threading
@@ -232,7 +231,7 @@ def _student_loop(base: str, events: dict, st: Student, deadline: float, max_ste
 def replay(model, tokenizer, st: Student) -> str:
     """The text the student's current run must show, generated alone in this process."""
     from playground.config import SamplingParams
-    from playground.trace import Session
+    from playground.session import Session
 
     params = dict(SAMPLING, seed=st.seed, stop=())
     s = Session(model, tokenizer, st.prompt, SamplingParams(**dict(params, temperature=1.0)))

@@ -13,11 +13,13 @@ import time
 import torch
 
 from playground import ui
+from playground.figures import MODES
+from playground.ui.inside import render_inside
 from playground.config import GPTConfig, SamplingParams
 from playground.corpus import works
 from playground.model import GPT
 from playground.tokenizer import Tokenizer
-from playground.trace import Session
+from playground.session import Session
 
 
 def model_and_tokenizer(which: str):
@@ -46,12 +48,12 @@ def main() -> None:
     prompt = tok.decode(tok.encode_ids(text)[: a.tokens - 1])
     ps = ui.PageState("bench", Session(model, tok, prompt, SamplingParams(seed=0)))
     ps.session.step()  # the view explains step 0: the prompt's tokens
-    v = ui.View(step=0, layer=model.config.n_layer - 1, head=0, mode=ui.MODES[0])
+    v = ui.Selection(step=0, layer=model.config.n_layer - 1, head=0, mode=MODES[0])
     T = ps.session.records[0].position
     times = []
     for i in range(a.repeat + 1):
         t = time.perf_counter()
-        out = ui.render_inside(ps, v)
+        out = render_inside(ps, v)
         for fig in out[1:]:
             fig.to_json()  # what Gradio sends
         if i:  # the first call warms up

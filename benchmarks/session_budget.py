@@ -35,6 +35,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.classroom_load import controls  # noqa: E402
 from benchmarks.ui_http import QueueClient, free_port  # noqa: E402
 from playground import ui  # noqa: E402
+from playground.figures import MODES  # noqa: E402
+from playground.ui.inside import render_inside  # noqa: E402
+from playground.ui.sessions import malloc_trim  # noqa: E402
 from playground.config import GPTConfig  # noqa: E402
 from playground.corpus import works  # noqa: E402
 from playground.model import GPT  # noqa: E402
@@ -61,7 +64,7 @@ def peak_mb() -> float:
 
 def measured(fn):
     """(result, seconds, MiB the peak RSS rose above the RSS before)."""
-    ui._malloc_trim()  # hand freed heap back first, so that reusing it does not hide a new peak
+    malloc_trim()  # hand freed heap back first, so that reusing it does not hide a new peak
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
     before = rss_mb()
     t0 = time.perf_counter()
@@ -107,7 +110,7 @@ def main() -> None:
     tok = gpt2_sized_tokenizer()
     torch.manual_seed(0)
     model = GPT(GPT2_SMALL).eval()
-    page = ui.Page(ui.ModelCache(lambda name: (model, tok)), {NAME: None})
+    page = ui.Page(ui.AppContext.build(lambda name: (model, tok), {NAME: None}))
     prompt = long_prompt(tok, a.positions - a.steps)
     rest = controls(NAME, prompt)[4:]
     lines = [f"# Session budget, GPT-2-small-shaped random model ({GPT2_SMALL.n_layer} layers × {GPT2_SMALL.n_head} "
@@ -127,8 +130,8 @@ def main() -> None:
         f"(KV cache {s._kv.allocated_nbytes / 2**20:.1f} MiB of it)")
     view = list(rest)
     view[-4] = len(s.records) - 1  # the newest step
-    last = ui.View(len(s.records) - 1, 0, 0, ui.MODES[0])
-    out, sec, mb = measured(lambda: ui.render_inside(ps, last))
+    last = ui.Selection(len(s.records) - 1, 0, 0, MODES[0])
+    out, sec, mb = measured(lambda: render_inside(ps, last))
     row(f"Inside the model, newest step ({T - 1} positions)", f"{sec:.2f} s, peak +{mb:.0f} MiB; note: {out[0][:90]}…")
     try:
         from playground.inside import max_positions
@@ -141,9 +144,9 @@ def main() -> None:
         short = long_prompt(tok, max_positions(GPT2_SMALL) - 2)
         ps3 = page.load(None, NAME, short, True, *controls(NAME, short)[4:])[0]
         ps3 = page.step(ps3, NAME, short, True, *controls(NAME, short)[4:])[0]
-        first = ui.View(0, 0, 0, ui.MODES[0])
-        ui.render_inside(ps3, first)  # warm-up
-        out, sec, mb = measured(lambda: ui.render_inside(ps3, first))
+        first = ui.Selection(0, 0, 0, MODES[0])
+        render_inside(ps3, first)  # warm-up
+        out, sec, mb = measured(lambda: render_inside(ps3, first))
         row(f"Inside the model at that limit ({len(ps3.session.prompt_ids)} positions)", f"{sec:.2f} s, peak +{mb:.0f} MiB")
     try:
         out, sec, mb = measured(lambda: page.leak_check(ps, NAME, prompt, True, 3, " the", *rest))

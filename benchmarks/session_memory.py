@@ -1,9 +1,9 @@
-"""What one browser tab costs the server, on the embedded model: the figures behind ``ui.TAB_BYTES``.
+"""What one browser tab costs the server, on the embedded model: the figures behind ``ui.sessions.TAB_BYTES``.
 
     python -m benchmarks.session_memory [--tabs 8] [--out logs/session-memory]
 
 Serves the page in this process (the shipped model, app.py's launch settings, 1 torch thread) and
-  * builds Gradio's own per-tab record (``SessionState``) and ours (``ui.LeanSessionState``) 20 times:
+  * builds Gradio's own per-tab record (``SessionState``) and ours (``ui.sessions.LeanSessionState``) 20 times:
     milliseconds of the event loop and Python heap per new tab;
   * opens ``--tabs`` tabs over the queue protocol, each loading the page and taking 0, 50 or every
     Step its 256-token context holds (the most a tab's state can hold on this model), and reads the
@@ -42,7 +42,7 @@ def _heap_and_ms(make, n: int = 20) -> tuple[float, float]:
 
 
 def _rss() -> float:
-    from playground.ui import _malloc_trim
+    from playground.ui.sessions import malloc_trim as _malloc_trim
 
     gc.collect()
     _malloc_trim()
@@ -59,11 +59,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     from benchmarks.classroom_load import QueueSession, controls, fetch_config
     from playground import ui
+    from playground.ui import sessions
 
     demo = ui.build_demo()
     res = {}
     res["stock_tab_kb"], res["stock_tab_ms"] = _heap_and_ms(lambda: SessionState(demo))
-    res["lean_tab_kb"], res["lean_tab_ms"] = _heap_and_ms(lambda: ui.LeanSessionState(demo))
+    res["lean_tab_kb"], res["lean_tab_ms"] = _heap_and_ms(lambda: sessions.LeanSessionState(demo))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     md = [f"# One tab's memory, embedded model ({a.tabs} tabs per row, 1 torch thread)", "",
           "| measure | value |", "|---|---|",
           f"| new tab, Gradio's SessionState | {res['stock_tab_kb']:.0f} KB, {res['stock_tab_ms']:.1f} ms |",
-          f"| new tab, ui.LeanSessionState | {res['lean_tab_kb']:.0f} KB, {res['lean_tab_ms']:.2f} ms |"]
+          f"| new tab, ui.sessions.LeanSessionState | {res['lean_tab_kb']:.0f} KB, {res['lean_tab_ms']:.2f} ms |"]
     for steps in (0, 50, "full"):
         md.append(f"| tab after loading + {res[f'steps_{steps}']} Steps (RSS per tab) | "
                   f"{res[f'tab_mb_{steps}']:.2f} MB: "

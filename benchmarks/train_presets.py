@@ -2,7 +2,7 @@
 
     python -m benchmarks.train_presets [--threads 1]
 
-Runs exactly what the Train tab runs (``ui.train_configs`` -> ``train.live_training`` under the
+Runs exactly what the Train tab runs (``ui.training.train_configs`` -> ``train.live_training`` under the
 server's default ``TrainLimits``, the embedded tokenizer and the shipped corpus), one preset after
 another, with the torch threads the app uses (1). Prints a Markdown table.
 """
@@ -13,7 +13,8 @@ import time
 
 import torch
 
-from playground import ui
+from playground.ui import AppContext
+from playground.ui.training import train_configs
 from playground.model import GPT
 from playground.train import PRESETS, TrainLimits, check_request, live_training
 from playground.weights import load_model
@@ -25,11 +26,11 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     _, tok = load_model("shakespeare")
-    train_ids, val_ids = ui.encoded_corpus(tok)
+    train_ids, val_ids = AppContext.build(lambda name: None, {}).encoded_corpus(tok)
     limits = TrainLimits()
     rows = []
     for name, (m, t) in PRESETS.items():
-        mcfg, tcfg = ui.train_configs(tok, name, m["n_layer"], m["n_head"], m["n_embd"], m["block_size"], t["lr"],
+        mcfg, tcfg = train_configs(tok, name, m["n_layer"], m["n_head"], m["n_embd"], m["block_size"], t["lr"],
                                       t["steps"])
         check_request(mcfg, tcfg, limits)
         torch.manual_seed(tcfg.seed)

@@ -24,6 +24,8 @@ import plotly.graph_objects as go  # noqa: E402
 import torch  # noqa: E402
 
 from playground import ui  # noqa: E402
+from playground.figures import MODES  # noqa: E402
+from playground.ui.context import default_loader  # noqa: E402
 from playground.config import GPTConfig  # noqa: E402
 from playground.corpus import works  # noqa: E402
 from playground.model import GPT  # noqa: E402
@@ -60,10 +62,10 @@ def main() -> None:
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    model, tok = random_model() if a.model == "random" else ui._default_loader(a.model)
-    page = ui.Page(ui.ModelCache(lambda name: (model, tok)), {"shakespeare": None})
+    model, tok = random_model() if a.model == "random" else default_loader(a.model)
+    page = ui.Page(ui.AppContext.build(lambda name: (model, tok), {"shakespeare": None}))
     sampling = ["sample", 0.8, 40, 0.95, 0.0, 1.1, 7, a.steps, "", 4, 1.0]
-    view = [0, 1, 2, ui.MODES[0]]
+    view = [0, 1, 2, MODES[0]]
     ps = page.load(None, "shakespeare", PROMPT, True, *sampling, *view)[0]
     n_prompt = len(ps.session.prompt_ids)
     page.step(ps, "shakespeare", PROMPT, True, *sampling, *view)  # warm-up (first forward, prefill)

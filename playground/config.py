@@ -8,10 +8,15 @@ import dataclasses
 import json
 import logging
 import math
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+
+
+DEFAULT_MODEL = "shakespeare"  # the model a page opens with (the embedded multi-head one)
+GQA_MODEL = "shakespeare-gqa"  # its grouped-query twin, for the KV cache comparison
 
 
 def env_number(name: str, default, kind=float, env: Mapping[str, str] | None = None):
@@ -33,13 +38,20 @@ def env_number(name: str, default, kind=float, env: Mapping[str, str] | None = N
     return default
 
 
+NORMS = ("layernorm", "rmsnorm")
+POSITIONS = ("learned", "rotary")
+MLPS = ("gelu", "swiglu")
+
+
 @dataclass(frozen=True)
 class GPTConfig:
-    """Shape of a decoder-only GPT in GPT-2's layout.
+    """Shape of a decoder-only transformer; the defaults are GPT-2's layout.
 
-    ``n_kv_head`` < ``n_head`` gives grouped-query attention (1 = multi-query):
-    several query heads share one key/value head, so the KV cache shrinks by
-    ``n_head / n_kv_head``.
+    GPT-2: LayerNorm, learned positions, GELU MLP (4C wide), biases everywhere, tied head.
+    Llama: ``norm="rmsnorm"``, ``positions="rotary"``, ``mlp="swiglu"``, ``bias=False``, and
+    usually an untied head; Qwen2 adds ``qkv_bias=True``. ``n_kv_head`` < ``n_head`` gives
+    grouped-query attention (1 = multi-query): several query heads share one key/value head,
+    so the KV cache shrinks by ``n_head / n_kv_head``.
     """
 
     vocab_size: int = 4096
@@ -49,9 +61,15 @@ class GPTConfig:
     n_embd: int = 256
     n_kv_head: int | None = None  # None = n_head (ordinary multi-head attention)
     dropout: float = 0.0
-    bias: bool = True
-    layer_norm_epsilon: float = 1e-5
+    bias: bool = True  # biases in the linear layers and LayerNorms
+    layer_norm_epsilon: float = 1e-5  # the eps of LayerNorm or RMSNorm
     tie_word_embeddings: bool = True  # the LM head reuses the token embedding matrix
+    norm: str = "layernorm"  # "layernorm" (GPT-2) | "rmsnorm" (Llama)
+    positions: str = "learned"  # "learned" (a wpe table, GPT-2) | "rotary" (RoPE: q and k turned by position)
+    rope_theta: float = 10000.0  # RoPE's base: pair i turns by position / rope_theta ** (2i / head_dim)
+    mlp: str = "gelu"  # "gelu" (c_fc -> GELU -> c_proj) | "swiglu" (down(silu(gate(x)) * up(x)))
+    intermediate_size: int | None = None  # the MLP's hidden width; None = 4 * n_embd
+    qkv_bias: bool | None = None  # biases on the q/k/v projection; None = ``bias`` (Qwen2: True with bias=False)
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -66,6 +84,21 @@ class GPTConfig:
             raise ValueError(f"n_kv_head ({self.n_kv_head}) must be a positive divisor of n_head ({self.n_head})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name, allowed in (("norm", NORMS), ("positions", POSITIONS), ("mlp", MLPS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"GPTConfig.{name} must be one of {', '.join(map(repr, allowed))}, "
+                                 f"got {getattr(self, name)!r}")
+        if self.positions == "rotary" and self.head_dim % 2:
+            raise ValueError(f"rotary positions turn pairs of dimensions: head_dim ({self.head_dim}) must be even")
+        if isinstance(self.rope_theta, bool) or not isinstance(self.rope_theta, (int, float)) or not (
+                math.isfinite(self.rope_theta) and self.rope_theta > 1):
+            raise ValueError(f"rope_theta must be a finite number > 1, got {self.rope_theta!r}")
+        if self.intermediate_size is None:
+            object.__setattr__(self, "intermediate_size", 4 * self.n_embd)
+        if not isinstance(self.intermediate_size, int) or self.intermediate_size < 1:
+            raise ValueError(f"intermediate_size must be a positive integer, got {self.intermediate_size!r}")
+        if self.qkv_bias is None:
+            object.__setattr__(self, "qkv_bias", self.bias)
 
     @property
     def head_dim(self) -> int:
@@ -107,6 +140,8 @@ class TrainConfig:
 
 
 STRATEGIES = ("greedy", "sample", "beam")
+MAX_BEAMS = 16
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -114,7 +149,7 @@ class SamplingParams:
     """How the next token is chosen. Invalid values raise ValueError with a plain message.
 
     Whole-number fields accept integral floats (a Gradio ``step=1`` slider sends 3.0) and are
-    stored as ints; 2.5, NaN, infinity and bools are refused (see ``sampling.validate_params``).
+    stored as ints; 2.5, NaN, infinity and bools are refused (see ``validate_params`` below).
 
     Order of the pipeline (as Hugging Face ``transformers``): repetition penalty -> temperature
     -> top-k -> top-p -> min-p -> softmax. ``temperature == 0`` means greedy.
@@ -134,8 +169,6 @@ class SamplingParams:
     stop: tuple[str, ...] = ()  # stop strings, matched on the decoded text
 
     def __post_init__(self) -> None:
-        from playground.sampling import validate_params  # the rules live with the pipeline
-
         validate_params(self)
         # normalise what validation accepted: 3.0 from a slider -> 3, 1 -> 1.0, a list of stops -> tuple
         for name in ("top_k", "seed", "num_beams", "max_new_tokens"):
@@ -147,3 +180,46 @@ class SamplingParams:
     @property
     def greedy(self) -> bool:
         return self.strategy == "greedy" or (self.strategy == "sample" and self.temperature == 0)
+
+
+# -- validating SamplingParams -----------------------------------------------------------------
+RULES = {  # field -> (whole number?, allowed, what to tell the student)
+    "temperature": (False, lambda t: t >= 0, "a number ≥ 0 (0 = always take the most likely token)"),
+    "top_k": (True, lambda k: k >= 0, "a whole number ≥ 0 (0 = off; 40 keeps the 40 most likely tokens)"),
+    "top_p": (False, lambda p: 0 < p <= 1,
+              "more than 0 and at most 1 (1 = off; 0.9 keeps the most likely tokens up to 90% of the probability)"),
+    "min_p": (False, lambda m: 0 <= m < 1,
+              "at least 0 and less than 1 (0 = off; 0.1 drops tokens under 10% of the top token's probability)"),
+    "repetition_penalty": (False, lambda r: r > 0, "a number > 0 (1 = off; above 1 discourages repeats)"),
+    "num_beams": (True, lambda n: 1 <= n <= MAX_BEAMS, f"a whole number from 1 to {MAX_BEAMS}"),
+    "length_penalty": (False, lambda x: True,
+                       "a finite number (1 = rank beams by average log-probability per token)"),
+    "max_new_tokens": (True, lambda n: n >= 1, "a whole number ≥ 1"),
+    "seed": (True, lambda n: 0 <= n <= MAX_SEED, "a whole number from 0 to 2**63 - 1"),
+}
+
+
+def _number_ok(value, whole: bool) -> bool:
+    """A real, finite number; bools and strings are refused. Whole-number fields accept integral
+    floats (3.0), because a Gradio slider with ``step=1`` still delivers floats, but not 2.5."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        return False
+    return not whole or value == int(value)
+
+
+def validate_params(p: SamplingParams) -> None:
+    """Raise ValueError, with a message a student can act on, for any setting that is out of range."""
+    if p.strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(map(repr, STRATEGIES))}; got {p.strategy!r}")
+    for name, (whole, allowed, rule) in RULES.items():
+        value = getattr(p, name)
+        if not _number_ok(value, whole) or not allowed(value):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"  # not 10**308's digits
+            raise ValueError(f"{name} must be {rule}; got {shown}")
+    if not isinstance(p.early_stopping, bool):
+        raise ValueError(f"early_stopping must be True or False; got {p.early_stopping!r}")
+    if isinstance(p.stop, str) or not isinstance(p.stop, (tuple, list)):
+        raise ValueError(f"stop must be a list of strings (e.g. ['\\n\\n']); got {p.stop!r}")
+    for s in p.stop:
+        if not isinstance(s, str) or not s:
+            raise ValueError(f"every stop string must be non-empty text; got {s!r}")

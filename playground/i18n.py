@@ -520,6 +520,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "**这次前向传播太长，无法在这里捕获：**{where}读取 {T} 个词元，而在这个模型上，“模型内部”视图最多"
                         "捕获 {N} 个词元的前向传播（每一层的每个中间结果都要保存：{N} 个词元约 {mb} MB）。请用滑块选一个更早的"
                         "步骤，或换一个更短的提示。"),
+    "inside.open": ("Open this tab or press the button: the selected step's forward pass is drawn here.",
+                    "打开这个标签页或按下按钮：所选步骤的前向传播会画在这里。"),
     "inside.too_long_fig": ("At most {N} tokens on this model: pick an earlier step", "这个模型最多 {N} 个词元：请选一个更早的步骤"),
     "inside.step": ("step {step}: the {pos} tokens before “{tok}”, the token it chose",
                     "第 {step} 步：在它选出的“{tok}”之前的 {pos} 个词元"),

@@ -18,6 +18,7 @@ import torch
 
 from playground.config import GPTConfig
 from playground.model import GPT, KVCache
+from playground.taps import ActivationCache
 from playground.tokenizer import Tokenizer
 
 PASS_BUDGET = 256 * 2**20  # bytes one whole-text pass (Inside the model, the leak check) may hold
@@ -107,19 +108,19 @@ class LogitLens:
     top_tokens: list[list[str]]  # (n_layer + 1) x P readable strings
     top_probs: np.ndarray  # (n_layer + 1, P)
     target_ids: np.ndarray  # (P,) the token that actually came next (the chosen one at the end)
+    target_tokens: list[str]  # (P,) their readable strings
     target_probs: np.ndarray  # (n_layer + 1, P) probability each layer gives that token
     resid_norm: np.ndarray  # (n_layer + 1, T) L2 norm of the residual stream
     start: int = 0  # the first position of the lens's columns (P = T - start)
 
 
 @torch.no_grad()
-def logit_lens(model: GPT, tokenizer: Tokenizer, captured: dict[str, torch.Tensor], target_ids: list[int],
+def logit_lens(model: GPT, tokenizer: Tokenizer, captured: ActivationCache, target_ids: list[int],
                positions: int | None = None) -> LogitLens:
     """The lens of the last ``positions`` positions (default: all), one layer at a time: it never
     holds more than a (P, V) distribution (all at once, GPT-2 small's 13 × 1,000 × 50,257 were 2.6 GB)."""
     n = model.config.n_layer
-    streams = [captured["blocks.0.resid_pre"]] + [captured[f"blocks.{i}.resid_post"] for i in range(n)]
-    resid = torch.stack([s[0] for s in streams])  # (n+1, T, C)
+    resid = captured.residual_streams()  # (n+1, T, C)
     T = resid.shape[1]
     tgt = torch.as_tensor(target_ids, dtype=torch.long)  # (T,)
     if tgt.shape != (T,):
@@ -128,7 +129,7 @@ def logit_lens(model: GPT, tokenizer: Tokenizer, captured: dict[str, torch.Tenso
     tgt = tgt[start:]  # (P,)
     top_p, top_i, tgt_p = [], [], []
     for r in resid[:, start:]:  # (P, C) one layer's stream
-        probs = torch.softmax(model.lm_head(model.transformer.ln_f(r)).float(), dim=-1)  # (P, V)
+        probs = captured.lens_probs(r)  # (P, V)
         p, i = probs.max(dim=-1)  # (P,)
         top_p.append(p)
         top_i.append(i)
@@ -140,6 +141,7 @@ def logit_lens(model: GPT, tokenizer: Tokenizer, captured: dict[str, torch.Tenso
         top_tokens=[[tokenizer.token_str(t) for t in row] for row in top_i.tolist()],
         top_probs=torch.stack(top_p).numpy(),
         target_ids=tgt.numpy(),
+        target_tokens=[tokenizer.token_str(t) for t in tgt.tolist()],
         target_probs=torch.stack(tgt_p).numpy(),
         resid_norm=resid.norm(dim=-1).numpy(),
         start=start,
@@ -178,30 +180,16 @@ def walkthrough(model: GPT, tokenizer: Tokenizer, ids: list[int], layer: int, he
         raise ValueError("the walkthrough needs at least one token")
     out = model(torch.tensor([ids]), use_cache=False, capture=True)
     c = out.captured
-    kv_head = head // (cfg.n_head // cfg.n_kv_head)  # the key/value head this query head reads
-    p = f"blocks.{layer}."
     probs = torch.softmax(out.logits[0, -1].float(), -1)  # (V,)
     top_p, top_i = probs.topk(min(top, cfg.vocab_size))
+    blk = c.block(layer)  # (T, C) each, (T, 4C) inside the MLP
     stages = {
         "embed": c["embed"][0],  # (T, C) token embedding rows
         "pos_embed": c["pos_embed"],  # (T, C)
-        "resid_pre": c[p + "resid_pre"][0],  # (T, C) this block's input
-        "ln1": c[p + "ln1"][0],  # (T, C)
-        "q": c[p + "attn.q"][0, head],  # (T, hs)
-        "k": c[p + "attn.k"][0, kv_head],  # (T, hs)
-        "v": c[p + "attn.v"][0, kv_head],  # (T, hs)
-        "scores": c[p + "attn.scores"][0, head],  # (T, T) QKᵀ/√d
-        "masked_scores": c[p + "attn.masked_scores"][0, head],  # (T, T) -inf above the diagonal
-        "pattern": c[p + "attn.pattern"][0, head],  # (T, T) softmax
-        "z": c[p + "attn.z"][0, head],  # (T, hs) pattern @ V
-        "concat": c[p + "attn.concat"][0],  # (T, C) all heads side by side
-        "attn_out": c[p + "attn.attn_out"][0],  # (T, C) after c_proj
-        "resid_mid": c[p + "resid_mid"][0],  # (T, C)
-        "ln2": c[p + "ln2"][0],  # (T, C)
-        "mlp_pre": c[p + "mlp.pre"][0],  # (T, 4C)
-        "mlp_post": c[p + "mlp.post"][0],  # (T, 4C) GELU
-        "mlp_out": c[p + "mlp_out"][0],  # (T, C)
-        "resid_post": c[p + "resid_post"][0],  # (T, C)
+        "resid_pre": blk.pop("resid_pre"),  # (T, C) this block's input
+        "ln1": blk.pop("ln1"),  # (T, C)
+        **c.head(layer, head),  # q (T, hs), k / v of its kv group (T, hs), scores ... pattern (T, T), z (T, hs)
+        **blk,  # concat, attn_out, resid_mid, ln2, mlp_pre, mlp_post (GELU), mlp_out, resid_post
         "ln_final": c["ln_final"][0],  # (T, C)
         "logits": out.logits[0],  # (T, V)
     }
@@ -244,3 +232,12 @@ def leak_compare(model: GPT, ids: list[int], at: int, new_id: int) -> tuple[np.n
         after.append(pb.gather(-1, top)[:, 0])
         diff.append((pa - pb).abs().max(-1).values)
     return tuple(torch.cat(x).numpy() for x in (before, after, diff))
+
+
+@torch.no_grad()
+def measured_cache_bytes(model: GPT, positions: list[int]) -> list[int]:
+    """Measured bytes (numel × element_size) of ``model``'s KV cache after reading P positions, for each P.
+
+    The cache's size depends on how many positions it holds, not on which tokens, so each pass reads zeros.
+    """
+    return [model(torch.zeros((1, P), dtype=torch.long)).kv.nbytes for P in positions]

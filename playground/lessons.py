@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import math
 import reprlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import Enum
 from typing import Mapping
 from urllib.parse import parse_qsl, urlencode
 
-from playground.config import SamplingParams
-from playground.sampling import validate_params
+from playground.config import DEFAULT_MODEL, SamplingParams, validate_params
 
 DEFAULT_PROMPT = "ROMEO:"
-DEFAULT_MODEL = "shakespeare"
 TABS = ("next", "attention", "mask", "kv", "beam", "compare", "train", "inside")
 LANGS = ("en", "zh")
 MAX_LINK_STEPS = 256
 SAMPLING_FIELDS = ("strategy", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed",
                    "max_new_tokens", "stop", "num_beams", "length_penalty")
+WHOLE_FIELDS = ("top_k", "seed", "max_new_tokens", "num_beams")  # whole numbers (a slider sends 3.0 for 3)
 SIDE_FIELDS = ("prompt", "temperature", "top_k", "top_p", "repetition_penalty")  # one column of the Compare tab
 COMPARE_SIDES = 4
 
@@ -85,20 +85,41 @@ def check_text(name: str, value, limit: int, hint: str = "") -> str:
     return value
 
 
-def default_controls() -> dict:
-    """Every control the link carries, at the page's defaults (SamplingParams' defaults)."""
-    p = SamplingParams()
-    return dict(prompt=DEFAULT_PROMPT, model=DEFAULT_MODEL, kv=True, strategy=p.strategy, temperature=p.temperature,
-                top_k=p.top_k, top_p=p.top_p, min_p=p.min_p, repetition_penalty=p.repetition_penalty, seed=p.seed,
-                max_new_tokens=p.max_new_tokens, stop="", num_beams=p.num_beams, length_penalty=p.length_penalty,
-                steps=0, tab="next", lang="en", projector=False)
+# -- controls <-> SamplingParams: the one conversion (the page's sidebar, the link and the lessons use it) ----------
+def whole_or_raw(x):
+    """Sliders with step=1 deliver floats; pass 3.0 as 3 and let validation refuse 2.5, NaN, None."""
+    if isinstance(x, float) and math.isfinite(x) and x == int(x):
+        return int(x)
+    return x
+
+
+def parse_stop(text) -> tuple[str, ...]:
+    """The stop-strings box: one stop string per line; a literal backslash-n means a newline."""
+    if not text:
+        return ()
+    if isinstance(text, tuple):  # already stop strings
+        return text
+    check_text("Stop strings", text, MAX_STOP_CHARS)  # not text (an API client's number...): refused by name
+    return tuple(s.replace("\\n", "\n") for s in text.split("\n") if s.strip())
 
 
 def params_of(controls: Mapping) -> SamplingParams:
-    """The SamplingParams a set of controls means (raises ValueError like the page does)."""
-    stop = controls.get("stop", "")
-    stops = tuple(s.replace("\\n", "\n") for s in stop.split("\n") if s.strip()) if isinstance(stop, str) else stop
-    return SamplingParams(**{k: controls[k] for k in SAMPLING_FIELDS if k != "stop" and k in controls}, stop=stops)
+    """The SamplingParams a set of controls (SAMPLING_FIELDS -> control values) means; ValueError names a bad one."""
+    given = {k: whole_or_raw(controls[k]) if k in WHOLE_FIELDS else controls[k]
+             for k in SAMPLING_FIELDS if k != "stop" and k in controls}
+    return SamplingParams(**given, stop=parse_stop(controls.get("stop", "")))
+
+
+def controls_of(p: SamplingParams) -> dict:
+    """The control values (SAMPLING_FIELDS -> value) that ``params_of`` turns back into ``p``."""
+    return {k: "\n".join(s.replace("\n", "\\n") for s in p.stop) if k == "stop" else getattr(p, k)
+            for k in SAMPLING_FIELDS}
+
+
+def default_controls() -> dict:
+    """Every control the link carries, at the page's defaults (SamplingParams' defaults)."""
+    return dict(prompt=DEFAULT_PROMPT, model=DEFAULT_MODEL, kv=True, **controls_of(SamplingParams()),
+                steps=0, tab="next", lang="en", projector=False)
 
 
 # -- lessons ------------------------------------------------------------------------------------------
@@ -122,15 +143,27 @@ class Side:
 OFF = None  # a Compare column that is switched off
 
 
+class Action(str, Enum):
+    """What a lesson runs after its steps, in its tab."""
+
+    LEAK = "leak"  # the causal mask's leak check (Lesson.leak_pos, leak_text)
+    COMPARE = "compare"  # the Compare tab's columns (Lesson.sides)
+    BEAM = "beam"  # beam search
+    KV_COMPARE = "kv_compare"  # the KV cache's on / off timing (Lesson.compare_n)
+    GQA = "gqa"  # the multi-head vs grouped-query cache comparison
+
+
 @dataclass(frozen=True)
 class Lesson:
     key: str
     tab: str  # one of TABS
     controls: dict  # overrides of default_controls()
     steps: int = 0  # Step presses after the reset
-    action: str | None = None  # "leak", "compare", "beam", "kv_compare", "gqa" or None
-    sides: tuple = ()  # Compare columns (Side or OFF), for action "compare"
-    extra: dict = field(default_factory=dict)  # leak_pos / leak_text / compare_n / train_preset
+    action: Action | None = None
+    sides: tuple = ()  # Compare columns (Side or OFF), for Action.COMPARE
+    leak_pos: int | None = None  # the leak check's position and new token (Action.LEAK)
+    leak_text: str | None = None
+    compare_n: int | None = None  # tokens the cache comparison generates (Action.KV_COMPARE)
 
     def all_controls(self) -> dict:
         return {**default_controls(), **self.controls, "tab": self.tab}
@@ -139,27 +172,27 @@ class Lesson:
 LESSONS: tuple[Lesson, ...] = (
     # the leak check changes token 3 of the prompt; the mask view shows its first 8 tokens
     Lesson("mask", "mask", dict(prompt="To be, or not to be, that is the question", strategy="greedy"), steps=1,
-           action="leak", extra=dict(leak_pos=3, leak_text=" the")),
+           action=Action.LEAK, leak_pos=3, leak_text=" the"),
     # the same logits under greedy, T = 0.7, T = 1.5: greedy loops ("MESSENGER. He is not so." again and again),
     # 0.7 writes a plausible scene, 1.5 turns to made-up words; entropy of the first token 4.05 -> 1.88 / 6.39 nats
     Lesson("sampling", "compare", dict(prompt="ROMEO:", strategy="sample", temperature=0.7, seed=0, max_new_tokens=40),
-           steps=1, action="compare", sides=(Side(temperature=0.0), Side(temperature=0.7), Side(temperature=1.5), OFF)),
+           steps=1, action=Action.COMPARE, sides=(Side(temperature=0.0), Side(temperature=0.7), Side(temperature=1.5), OFF)),
     # peaked: after "To-morrow, and to-" top-p 0.9 keeps 2 tokens ("morrow" 68 %, "night" 25 %);
     # flat: after "The" it keeps ~810; top-k = 10 keeps 10 in both
     Lesson("topk_topp", "compare", dict(prompt="To-morrow, and to-", strategy="sample", temperature=1.0, top_k=10,
-                                        top_p=1.0, seed=0, max_new_tokens=12), steps=1, action="compare",
+                                        top_p=1.0, seed=0, max_new_tokens=12), steps=1, action=Action.COMPARE,
            sides=(Side("To-morrow, and to-", top_k=10), Side("To-morrow, and to-", top_p=0.9),
                   Side("The", top_k=10), Side("The", top_p=0.9))),
     # greedy from "ROMEO:" repeats "MESSENGER.\nHe is not so." five times in 60 tokens; a penalty of 1.2 breaks the loop
     Lesson("penalty", "compare", dict(prompt="ROMEO:", strategy="greedy", repetition_penalty=1.2, max_new_tokens=60),
-           steps=1, action="compare",
+           steps=1, action=Action.COMPARE,
            sides=(Side(temperature=0.0), Side(temperature=0.0, repetition_penalty=1.2), OFF, OFF)),
     # four beams, ten tokens: the hypotheses end "[Exeunt.] SCENE II." / "SCENE III." ..., unlike greedy's loop
     Lesson("beam", "beam", dict(prompt="ROMEO:", strategy="beam", num_beams=4, length_penalty=1.0, max_new_tokens=10),
-           action="beam"),
+           action=Action.BEAM),
     Lesson("kv", "kv", dict(prompt="ROMEO:", strategy="greedy", kv=True, max_new_tokens=200), steps=12,
-           action="kv_compare", extra=dict(compare_n=200)),
-    Lesson("gqa", "kv", dict(prompt="ROMEO:", strategy="greedy", kv=True), steps=12, action="gqa"),
+           action=Action.KV_COMPARE, compare_n=200),
+    Lesson("gqa", "kv", dict(prompt="ROMEO:", strategy="greedy", kv=True), steps=12, action=Action.GQA),
     Lesson("train", "train", dict(prompt="ROMEO:", strategy="sample", temperature=0.8)),
 )
 LESSON_KEYS = tuple(lesson.key for lesson in LESSONS)
@@ -192,8 +225,7 @@ def sides_from_values(values: list) -> list[tuple[int, Side]]:
         on, prompt, t, top_k, top_p, pen = values[k * n:(k + 1) * n]
         if not on:
             continue
-        if isinstance(top_k, float) and math.isfinite(top_k) and top_k == int(top_k):
-            top_k = int(top_k)
+        top_k = whole_or_raw(top_k)
         prompt = check_text(f"column {'ABCD'[k]} prompt", "" if prompt is None else prompt, MAX_PROMPT_CHARS)
         side = Side(prompt, t, top_k, top_p, pen)
         try:

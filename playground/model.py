@@ -1,8 +1,15 @@
-"""A decoder-only GPT in GPT-2's layout, returning its attention and KV cache as data.
+"""A decoder-only GPT, GPT-2's layout or Llama's, returning its attention and KV cache as data.
 
-Reads top to bottom in dependency order: KVCache -> CausalSelfAttention -> MLP -> Block -> GPT.
-Parameter names are GPT-2's (``transformer.wte``, ``h.{i}.attn.c_attn``, ``ln_f``...), so
-loading GPT-2 weights is a name-by-name copy (see ``playground.weights``).
+Reads top to bottom in dependency order: KVCache -> rotary positions -> CausalSelfAttention ->
+MLP / SwiGLU -> Block -> GPT, then ``decode``, the one loop that generates token after token
+(as nanoGPT's ``generate``). The config chooses each part (``playground.config.GPTConfig``):
+LayerNorm or RMSNorm, learned or rotary positions, GELU or SwiGLU MLP, MHA / GQA / MQA through
+``n_kv_head``, biases, tied or untied head. Parameter names are GPT-2's (``transformer.wte``,
+``h.{i}.attn.c_attn``, ``ln_f``...), so loading GPT-2 weights is a name-by-name copy, and a Llama's
+q/k/v projections are stacked into ``c_attn`` (see ``playground.weights``).
+
+Every module has one forward path, as in nanoGPT. What the page shows (attention weights, every
+intermediate of a pass) is recorded by named taps inside those paths (``playground.taps``).
 
 Dimension names used in shape comments:
   B = batch, T = new tokens in this call, L = positions already in the cache,
@@ -12,6 +19,8 @@ Dimension names used in shape comments:
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from playground.config import GPTConfig
+from playground.taps import OFF, ActivationCache, Tap
 
 
 class ContextWindowFull(ValueError):
@@ -45,6 +55,22 @@ class _Storage:
 
 
 @dataclass(frozen=True)
+class LayerKV:
+    """One layer's slot in a cache being extended: where this call's keys and values go."""
+
+    storage: _Storage
+    layer: int
+    start: int  # positions already cached (L)
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write the new keys/values (B, nkv, T, hs) after ``start``; return all of them (B, nkv, S, hs)."""
+        end = self.start + k.shape[2]
+        self.storage.k[self.layer][:, :, self.start:end] = k
+        self.storage.v[self.layer][:, :, self.start:end] = v
+        return self.storage.k[self.layer][:, :, :end], self.storage.v[self.layer][:, :, :end]
+
+
+@dataclass(frozen=True)
 class KVCache:
     """Per-layer keys and values of the first ``length`` positions.
 
@@ -57,9 +83,6 @@ class KVCache:
     @property
     def n_layer(self) -> int:
         return len(self.storage.k)
-
-    def layer(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.storage.k[i][:, :, : self.length], self.storage.v[i][:, :, : self.length]
 
     @property
     def keys(self) -> list[torch.Tensor]:
@@ -142,7 +165,28 @@ class ForwardOut:
     logits: torch.Tensor  # (B, T, V); (B, 1, V) with last_logits_only
     attn: tuple[torch.Tensor, ...] | None  # per layer (B, nh, T, S), only when asked
     kv: KVCache | None  # the cache after this call (S positions); None when use_cache=False
-    captured: dict[str, torch.Tensor] | None = None  # intermediates, only with capture=True
+    captured: ActivationCache | None = None  # every intermediate, only with capture=True
+
+
+# -- rotary positions (RoPE) ----------------------------------------------------------------------
+def rope_angles(positions: torch.Tensor, head_dim: int, theta: float) -> torch.Tensor:
+    """(P, hs/2) angle by which dimension pair i of a query or key at each position is turned:
+    position * theta ** (-2i / hs). Fast-turning pairs come first, slow ones last."""
+    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, device=positions.device).float() / head_dim)  # (hs/2,)
+    return torch.outer(positions.float(), inv_freq)  # (P, hs/2)
+
+
+def apply_rope(x: torch.Tensor, start: int, theta: float) -> torch.Tensor:
+    """Turn each pair of dimensions (i, i + hs/2) of x (B, H, T, hs) by its angle at positions start..start+T-1.
+
+    Llama's "rotate half" layout: the pairs are the two halves of a head, so a Hugging Face Llama
+    checkpoint loads without reordering. q·k then depends only on the offset between positions.
+    """
+    T, hs = x.shape[2], x.shape[3]
+    angles = rope_angles(torch.arange(start, start + T, device=x.device), hs, theta)  # (T, hs/2)
+    cos, sin = angles.cos().repeat(1, 2), angles.sin().repeat(1, 2)  # (T, hs): each angle for both halves
+    x1, x2 = x.chunk(2, dim=-1)  # (B, H, T, hs/2) each
+    return x * cos + torch.cat((-x2, x1), dim=-1) * sin  # (B, H, T, hs): (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)
 
 
 class CausalSelfAttention(nn.Module):
@@ -151,66 +195,63 @@ class CausalSelfAttention(nn.Module):
         self.n_head = config.n_head
         self.n_kv_head = config.n_kv_head
         self.head_dim = config.head_dim
-        self.n_embd = config.n_embd
+        self.rope_theta = config.rope_theta if config.positions == "rotary" else None
         # one fused projection, as GPT-2: [queries (C) | keys (nkv*hs) | values (nkv*hs)]
-        self.c_attn = nn.Linear(config.n_embd, config.n_embd + 2 * config.kv_dim, bias=config.bias)
+        self.c_attn = nn.Linear(config.n_embd, config.n_embd + 2 * config.kv_dim, bias=config.qkv_bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.dropout = config.dropout
 
-    def qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, kv: LayerKV | None = None, tap: Tap = OFF) -> torch.Tensor:
+        """Attend the new positions x (B, T, C) over the cached ones and themselves; (B, T, C) out.
+
+        The weights are formed explicitly only when a tap wants them (the pattern); otherwise torch's
+        fused attention runs, which never materialises them.
+        """
         B, T, C = x.shape
         kv_dim = self.n_kv_head * self.head_dim
         q, k, v = self.c_attn(x).split([C, kv_dim, kv_dim], dim=2)
         q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)  # (B, nkv, T, hs)
         v = v.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)  # (B, nkv, T, hs)
-        return q, k, v
-
-    def forward(
-        self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, q: torch.Tensor, return_attn: bool,
-        capture: dict[str, torch.Tensor] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Attend the new queries ``q`` (B, nh, T, hs) over all keys/values (B, nkv, S, hs).
-
-        ``capture`` (opt-in) receives the intermediates under the names listed in ``GPT.forward``.
-        """
-        B, T, C = x.shape
-        S = k.shape[2]
-        L = S - T  # positions before this call's tokens
-        groups = self.n_head // self.n_kv_head
-        att = None
-        if return_attn or capture is not None:
-            if groups > 1:  # each kv head serves `groups` consecutive query heads
-                k = k.repeat_interleave(groups, dim=1)  # (B, nh, S, hs)
-                v = v.repeat_interleave(groups, dim=1)
-            scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, nh, T, S)
-            masked = scores.masked_fill(~causal_mask(T, S, x.device), float("-inf"))
-            att = F.softmax(masked, dim=-1)  # (B, nh, T, S); exactly 0 above the diagonal
-            y = self.attn_dropout(att) @ v  # (B, nh, T, hs)
-            if capture is not None:
-                capture.update(scores=scores, masked_scores=masked, pattern=att, z=y)
+        if self.rope_theta is not None:  # turn q and k by their positions; the cache keeps turned keys
+            start = kv.start if kv is not None else 0  # positions already cached (L)
+            q = apply_rope(tap("q_before_rope", q), start, self.rope_theta)  # (B, nh, T, hs)
+            k = apply_rope(tap("k_before_rope", k), start, self.rope_theta)  # (B, nkv, T, hs)
+        if kv is not None:
+            k, v = kv.append(k, v)  # (B, nkv, S, hs)
+        q, k, v = tap("q", q), tap("k", k), tap("v", v)
+        if tap.wants("pattern"):
+            y = self._explicit(q, k, v, tap)
         else:
-            # torch's fused attention; it never materialises the weights
-            if T == 1:
-                mask, causal = None, False  # one new query may see every cached key
-            elif L == 0:
-                mask, causal = None, True
-            else:
-                mask, causal = causal_mask(T, S, x.device), False
-            y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, is_causal=causal,
-                dropout_p=self.dropout if self.training else 0.0, enable_gqa=groups > 1,
-            )  # (B, nh, T, hs)
-        return self._project(y, B, T, C, capture), att if return_attn else None
+            y = self._fused(q, k, v)
+        y = tap("concat", y.transpose(1, 2).reshape(B, T, C))  # (B, nh, T, hs) -> (B, T, C): heads side by side
+        return tap("attn_out", self.resid_dropout(self.c_proj(y)))  # (B, T, C)
 
-    def _project(self, y: torch.Tensor, B: int, T: int, C: int, capture: dict | None) -> torch.Tensor:
-        y = y.transpose(1, 2).reshape(B, T, C)  # (B, nh, T, hs) -> (B, T, C): heads side by side
-        out = self.resid_dropout(self.c_proj(y))  # (B, T, C)
-        if capture is not None:
-            capture.update(concat=y, attn_out=out)
-        return out
+    def _explicit(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tap: Tap) -> torch.Tensor:
+        T, S = q.shape[2], k.shape[2]
+        groups = self.n_head // self.n_kv_head
+        if groups > 1:  # each kv head serves `groups` consecutive query heads
+            k = k.repeat_interleave(groups, dim=1)  # (B, nh, S, hs)
+            v = v.repeat_interleave(groups, dim=1)
+        scores = tap("scores", (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim))  # (B, nh, T, S)
+        masked = tap("masked_scores", scores.masked_fill(~causal_mask(T, S, q.device), float("-inf")))
+        att = tap("pattern", F.softmax(masked, dim=-1))  # (B, nh, T, S); exactly 0 above the diagonal
+        return tap("z", self.attn_dropout(att) @ v)  # (B, nh, T, hs)
+
+    def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        T, S = q.shape[2], k.shape[2]
+        if T == 1:
+            mask, causal = None, False  # one new query may see every cached key
+        elif S == T:
+            mask, causal = None, True
+        else:
+            mask, causal = causal_mask(T, S, q.device), False
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=causal,
+            dropout_p=self.dropout if self.training else 0.0, enable_gqa=self.n_head > self.n_kv_head,
+        )  # (B, nh, T, hs)
 
 
 def causal_mask(T: int, S: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -219,39 +260,71 @@ def causal_mask(T: int, S: int, device: torch.device | str = "cpu") -> torch.Ten
 
 
 class MLP(nn.Module):
+    """GPT-2's MLP: widen (H = intermediate_size, 4C by default), GELU, project back."""
+
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_fc = nn.Linear(config.n_embd, config.intermediate_size, bias=config.bias)
         self.gelu = nn.GELU(approximate="tanh")  # GPT-2's "gelu_new"
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.intermediate_size, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))  # (B, T, 4C) inside, (B, T, C) out
+    def forward(self, x: torch.Tensor, tap: Tap = OFF) -> torch.Tensor:
+        h = tap("post", self.gelu(tap("pre", self.c_fc(x))))  # (B, T, H)
+        return self.dropout(self.c_proj(h))  # (B, T, C)
+
+
+class SwiGLU(nn.Module):
+    """Llama's gated MLP: down(silu(gate(x)) * up(x)); the gate decides, per hidden unit, how much passes."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.gate_proj = nn.Linear(config.n_embd, config.intermediate_size, bias=config.bias)
+        self.up_proj = nn.Linear(config.n_embd, config.intermediate_size, bias=config.bias)
+        self.down_proj = nn.Linear(config.intermediate_size, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, tap: Tap = OFF) -> torch.Tensor:
+        gate = tap("gate", F.silu(tap("pre", self.gate_proj(x))))  # (B, T, H)
+        h = tap("post", gate * tap("pre_linear", self.up_proj(x)))  # (B, T, H)
+        return self.dropout(self.down_proj(h))  # (B, T, C)
+
+
+def norm(config: GPTConfig) -> nn.Module:
+    """The config's normalisation over the last dimension (C): LayerNorm or RMSNorm (no mean, no bias)."""
+    if config.norm == "rmsnorm":
+        return nn.RMSNorm(config.n_embd, eps=config.layer_norm_epsilon)
+    return nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon, bias=config.bias)
 
 
 class Block(nn.Module):
-    """Pre-LayerNorm transformer block: x + attn(ln_1(x)), then + mlp(ln_2(x))."""
+    """Pre-norm transformer block: x + attn(ln_1(x)), then + mlp(ln_2(x))."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon, bias=config.bias)
+        self.ln_1 = norm(config)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon, bias=config.bias)
-        self.mlp = MLP(config)
+        self.ln_2 = norm(config)
+        self.mlp = SwiGLU(config) if config.mlp == "swiglu" else MLP(config)
+
+    def forward(self, x: torch.Tensor, kv: LayerKV | None = None, tap: Tap = OFF) -> torch.Tensor:
+        x = tap("resid_pre", x)  # (B, T, C)
+        x = tap("resid_mid", x + self.attn(tap("ln1", self.ln_1(x)), kv, tap.scoped("attn.")))
+        return tap("resid_post", x + tap("mlp_out", self.mlp(tap("ln2", self.ln_2(x)), tap.scoped("mlp."))))
 
 
 class GPT(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
+        wpe = {"wpe": nn.Embedding(config.block_size, config.n_embd)} if config.positions == "learned" else {}
         self.transformer = nn.ModuleDict(
             dict(
                 wte=nn.Embedding(config.vocab_size, config.n_embd),
-                wpe=nn.Embedding(config.block_size, config.n_embd),
+                **wpe,  # learned positions (GPT-2); rotary ones are applied inside attention
                 drop=nn.Dropout(config.dropout),
                 h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-                ln_f=nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon, bias=config.bias),
+                ln_f=norm(config),
             )
         )
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
@@ -259,7 +332,7 @@ class GPT(nn.Module):
             self.lm_head.weight = self.transformer.wte.weight  # weight tying (as GPT-2)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
-            if name.endswith("c_proj.weight"):
+            if name.endswith(("c_proj.weight", "down_proj.weight")):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
 
     @staticmethod
@@ -292,16 +365,33 @@ class GPT(nn.Module):
         head for the last position only (logits (B, 1, V)): all that choosing the next token needs,
         and the LM head is the largest matrix (V x C) of a small GPT.
 
-        ``capture=True`` (opt-in; it costs memory and the fused attention) also returns the
-        intermediates the pass used, in ``ForwardOut.captured``, named as TransformerLens does:
-          embed, pos_embed, blocks.{i}.resid_pre (B, T, C); blocks.{i}.ln1 (B, T, C);
-          blocks.{i}.attn.q (B, nh, T, hs), .k / .v (B, nkv, S, hs), .scores = QKᵀ/√d and
-          .masked_scores (-inf above the diagonal) and .pattern (B, nh, T, S), .z = pattern @ V
-          (B, nh, T, hs), .concat (B, T, C), .attn_out = c_proj(concat) (B, T, C);
-          blocks.{i}.resid_mid; blocks.{i}.ln2; blocks.{i}.mlp.pre = c_fc (B, T, 4C), .post = GELU,
-          .mlp_out (B, T, C); blocks.{i}.resid_post; ln_final (B, T, C).
+        ``capture=True`` (opt-in; it costs memory and the fused attention) also returns every
+        intermediate the pass used, as an ``ActivationCache`` named as TransformerLens does
+        (the list is at the top of ``playground.taps``).
         """
         B, T = idx.shape
+        L = past_kv.length if past_kv is not None else 0
+        store = self._storage(past_kv, use_cache, B, T)
+        tap = Tap(None) if capture else Tap(frozenset({"pattern"})) if return_attn else OFF
+        x = tap("embed", self.transformer.wte(idx))  # (B, T, C)
+        if "wpe" in self.transformer:  # learned positions
+            x = x + tap("pos_embed", self.transformer.wpe(torch.arange(L, L + T, device=idx.device)))  # (T, C)
+        x = self.transformer.drop(x)  # (B, T, C)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, LayerKV(store, i, L) if store is not None else None, tap.scoped(f"blocks.{i}."))
+        x = tap("ln_final", self.transformer.ln_f(x))  # (B, T, C)
+        if last_logits_only:
+            x = x[:, -1:]  # (B, 1, C)
+        logits = self.lm_head(x)  # (B, T, V), or (B, 1, V)
+        kv = None
+        if store is not None:
+            store.filled = L + T
+            kv = KVCache(store, L + T)
+        attn = tuple(tap.store[f"blocks.{i}.attn.pattern"] for i in range(self.config.n_layer)) if return_attn else None
+        return ForwardOut(logits=logits, attn=attn, kv=kv, captured=ActivationCache(tap.store, self) if capture else None)
+
+    def _storage(self, past_kv: KVCache | None, use_cache: bool, B: int, T: int) -> _Storage | None:
+        """Where this call's keys and values go (None without a cache); refuses a full context window."""
         cfg = self.config
         L = past_kv.length if past_kv is not None else 0
         if T < 1:
@@ -310,54 +400,48 @@ class GPT(nn.Module):
             raise ContextWindowFull(
                 f"the context window holds {cfg.block_size} tokens; {L} cached + {T} new = {L + T} is too many"
             )
-        S = L + T
-        store = None
-        if use_cache or past_kv is not None:
-            if past_kv is None:
-                past_kv = KVCache._empty(cfg, self.transformer.wte.weight.detach(), B)
-            store = past_kv._writable(T, cfg.block_size)
-        pos = torch.arange(L, S, device=idx.device)  # (T,)
-        tok_emb = self.transformer.wte(idx)  # (B, T, C)
-        pos_emb = self.transformer.wpe(pos)  # (T, C)
-        x = self.transformer.drop(tok_emb + pos_emb)  # (B, T, C)
-        cap: dict[str, torch.Tensor] | None = {"embed": tok_emb, "pos_embed": pos_emb} if capture else None
-        attn = []
-        for i, block in enumerate(self.transformer.h):
-            a_cap: dict[str, torch.Tensor] | None = {} if capture else None
-            h = block.ln_1(x)  # (B, T, C)
-            q, k, v = block.attn.qkv(h)  # q (B, nh, T, hs); k, v (B, nkv, T, hs)
-            if store is not None:
-                store.k[i][:, :, L:S] = k
-                store.v[i][:, :, L:S] = v
-                k, v = store.k[i][:, :, :S], store.v[i][:, :, :S]  # (B, nkv, S, hs)
-            y, a = block.attn(h, k, v, q, return_attn, a_cap)
-            if cap is not None:
-                p = f"blocks.{i}."
-                cap.update({p + "resid_pre": x, p + "ln1": h, p + "attn.q": q, p + "attn.k": k, p + "attn.v": v})
-                cap.update({p + "attn." + name: t for name, t in a_cap.items()})
-            x = x + y  # residual
-            if cap is not None:
-                cap[p + "resid_mid"] = x
-                h2 = block.ln_2(x)  # (B, T, C)
-                pre = block.mlp.c_fc(h2)  # (B, T, 4C)
-                post = block.mlp.gelu(pre)  # (B, T, 4C)
-                m = block.mlp.dropout(block.mlp.c_proj(post))  # (B, T, C)
-                cap.update({p + "ln2": h2, p + "mlp.pre": pre, p + "mlp.post": post, p + "mlp_out": m})
-            else:
-                m = block.mlp(block.ln_2(x))  # (B, T, C)
-            x = x + m  # residual
-            if cap is not None:
-                cap[p + "resid_post"] = x
-            if return_attn:
-                attn.append(a)
-        x = self.transformer.ln_f(x)  # (B, T, C)
-        if cap is not None:
-            cap["ln_final"] = x
-        if last_logits_only:
-            x = x[:, -1:]  # (B, 1, C)
-        logits = self.lm_head(x)  # (B, T, V), or (B, 1, V)
-        kv = None
-        if store is not None:
-            store.filled = S
-            kv = KVCache(store, S)
-        return ForwardOut(logits=logits, attn=tuple(attn) if return_attn else None, kv=kv, captured=cap)
+        if not use_cache and past_kv is None:
+            return None
+        if past_kv is None:
+            past_kv = KVCache._empty(cfg, self.transformer.wte.weight.detach(), B)
+        return past_kv._writable(T, cfg.block_size)
+
+
+# -- generating -------------------------------------------------------------------------------------
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (kernels run asynchronously on a GPU), so a timing is complete."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass(frozen=True)
+class DecodeStep:
+    token: int  # the token ``pick`` chose
+    logits: torch.Tensor  # (V,) float32 on CPU: the scores it was chosen from
+    forward_ms: float  # wall time of the forward that produced them
+    kv: KVCache | None  # the cache after that forward (None without one)
+
+
+@torch.no_grad()
+def decode(model: GPT, ids: list[int], n: int, pick: Callable[[torch.Tensor], int],
+           use_cache: bool = True) -> Iterator[DecodeStep]:
+    """``n`` forwards after ``ids``, each followed by ``pick(logits)`` choosing the next token.
+
+    With the cache a forward reads only the newest token; without it, every position again. The
+    last chosen token is never fed (n forwards give n tokens). Session.step stays apart: it decides
+    one token at a time for a person, keeping attention rows and what ``back``/``resample`` need;
+    so does beam search, which runs K sequences as one batch and reorders their cache.
+    """
+    device = model.transformer.wte.weight.device
+    ids, kv = list(ids), None
+    for _ in range(n):
+        idx = torch.tensor([ids[-1:] if kv is not None else ids], dtype=torch.long, device=device)  # (1, T)
+        sync(device)
+        t0 = time.perf_counter()
+        out = model(idx, past_kv=kv, use_cache=use_cache, last_logits_only=True)
+        sync(device)
+        forward_ms = (time.perf_counter() - t0) * 1e3
+        kv = out.kv
+        logits = out.logits[0, -1].float().cpu()  # (V,)
+        ids.append(pick(logits))
+        yield DecodeStep(ids[-1], logits, forward_ms, kv)

@@ -15,65 +15,18 @@ Dimension names: V = vocabulary.
 """
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from playground.config import STRATEGIES, SamplingParams  # config imports us only inside a function
+from playground.config import SamplingParams
 
 STAGES = ("raw", "repetition_penalty", "temperature", "top_k", "top_p", "min_p")
-STOP_REASONS = ("eos", "stop_string", "max_new_tokens", "context_full")
-MAX_BEAMS = 16
-MAX_SEED = 2**63 - 1
 
 
-# -- validation ---------------------------------------------------------------------------------
-RULES = {  # field -> (whole number?, allowed, what to tell the student)
-    "temperature": (False, lambda t: t >= 0, "a number ≥ 0 (0 = always take the most likely token)"),
-    "top_k": (True, lambda k: k >= 0, "a whole number ≥ 0 (0 = off; 40 keeps the 40 most likely tokens)"),
-    "top_p": (False, lambda p: 0 < p <= 1,
-              "more than 0 and at most 1 (1 = off; 0.9 keeps the most likely tokens up to 90% of the probability)"),
-    "min_p": (False, lambda m: 0 <= m < 1,
-              "at least 0 and less than 1 (0 = off; 0.1 drops tokens under 10% of the top token's probability)"),
-    "repetition_penalty": (False, lambda r: r > 0, "a number > 0 (1 = off; above 1 discourages repeats)"),
-    "num_beams": (True, lambda n: 1 <= n <= MAX_BEAMS, f"a whole number from 1 to {MAX_BEAMS}"),
-    "length_penalty": (False, lambda x: True,
-                       "a finite number (1 = rank beams by average log-probability per token)"),
-    "max_new_tokens": (True, lambda n: n >= 1, "a whole number ≥ 1"),
-    "seed": (True, lambda n: 0 <= n <= MAX_SEED, "a whole number from 0 to 2**63 - 1"),
-}
-
-
-def _number_ok(value, whole: bool) -> bool:
-    """A real, finite number; bools and strings are refused. Whole-number fields accept integral
-    floats (3.0), because a Gradio slider with ``step=1`` still delivers floats, but not 2.5."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        return False
-    return not whole or value == int(value)
-
-
-def validate_params(p: SamplingParams) -> None:
-    """Raise ValueError, with a message a student can act on, for any setting that is out of range."""
-    if p.strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(map(repr, STRATEGIES))}; got {p.strategy!r}")
-    for name, (whole, allowed, rule) in RULES.items():
-        value = getattr(p, name)
-        if not _number_ok(value, whole) or not allowed(value):
-            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"  # not 10**308's digits
-            raise ValueError(f"{name} must be {rule}; got {shown}")
-    if not isinstance(p.early_stopping, bool):
-        raise ValueError(f"early_stopping must be True or False; got {p.early_stopping!r}")
-    if isinstance(p.stop, str) or not isinstance(p.stop, (tuple, list)):
-        raise ValueError(f"stop must be a list of strings (e.g. ['\\n\\n']); got {p.stop!r}")
-    for s in p.stop:
-        if not isinstance(s, str) or not s:
-            raise ValueError(f"every stop string must be non-empty text; got {s!r}")
-
-
+# -- fitting the context window -------------------------------------------------------------------
 def check_fits(prompt_len: int, max_new_tokens: int, block_size: int) -> None:
     """Raise ValueError unless the prompt plus ``max_new_tokens`` fit in the context window.
 

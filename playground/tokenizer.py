@@ -2,10 +2,17 @@
 
 Every byte has a token, so any Unicode text round-trips exactly. ``encode`` also gives
 readable token strings (spaces and newlines made visible) and character offsets.
+
+A loaded ``tokenizer.json`` may also be SentencePiece-style (Llama-2, TinyLlama): "▁" stands for a
+space, ``<0xNN>`` pieces for single bytes (byte fallback). Such a tokenizer puts a space before the
+text ("a" -> "▁a"); ``decode`` keeps it (a continuation must keep its first space; Hugging Face's
+decoder strips it), so there ``decode(encode(t)) == " " + t``. Added tokens ("<|im_start|>") are their text.
 """
 from __future__ import annotations
 
 import codecs
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -31,6 +38,7 @@ def _bytes_to_unicode() -> dict[int, str]:
 _BYTE_TO_CHAR = _bytes_to_unicode()
 _CHAR_TO_BYTE = {c: b for b, c in _BYTE_TO_CHAR.items()}
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
+_BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")  # SentencePiece's byte fallback
 
 
 @dataclass(frozen=True)
@@ -68,22 +76,35 @@ def complete_text(data: bytes) -> str:
     return codecs.getincrementaldecoder("utf-8")(errors="replace").decode(data, final=False)
 
 
-class Tokenizer:
-    """A thin, read-only wrapper around a Hugging Face byte-level BPE tokenizer."""
+def _piece_bytes(token: str, byte_level: bool) -> bytes:
+    """The bytes a vocabulary entry stands for: GPT-2's byte alphabet, or SentencePiece's "▁" and <0xNN>."""
+    if byte_level:
+        if any(c not in _CHAR_TO_BYTE for c in token):
+            return token.encode("utf-8")  # not in the byte alphabet: a special token, shown as itself
+        return bytes(_CHAR_TO_BYTE[c] for c in token)
+    if m := _BYTE_PIECE.fullmatch(token):
+        return bytes([int(m.group(1), 16)])
+    return token.replace("▁", " ").encode("utf-8")
 
-    def __init__(self, hf: HFTokenizer):
+
+class Tokenizer:
+    """A thin, read-only wrapper around a Hugging Face BPE tokenizer (byte-level, or SentencePiece-style).
+
+    ``eos_id``: the end-of-text token; by default the id of "<|endoftext|>" (None when there is none).
+    """
+
+    def __init__(self, hf: HFTokenizer, eos_id: int | None = None):
         self.hf = hf
         self.vocab_size = hf.get_vocab_size()
-        self.eos_id = hf.token_to_id(EOS)
+        self.eos_id = hf.token_to_id(EOS) if eos_id is None else eos_id
+        decoder = json.loads(hf.to_str()).get("decoder") or {}
+        byte_level = decoder.get("type") == "ByteLevel"
+        added = {t.content for t in hf.get_added_tokens_decoder().values()} | {EOS}
         # each id's raw bytes, for readable strings and incremental decoding
-        vocab = hf.get_vocab()
         self._bytes: list[bytes] = [b""] * self.vocab_size
-        for tok, i in vocab.items():
+        for tok, i in hf.get_vocab().items():
             if i < self.vocab_size:
-                if tok == EOS or any(c not in _CHAR_TO_BYTE for c in tok):
-                    self._bytes[i] = tok.encode("utf-8")  # special token: shown as itself
-                else:
-                    self._bytes[i] = bytes(_CHAR_TO_BYTE[c] for c in tok)
+                self._bytes[i] = tok.encode("utf-8") if tok in added else _piece_bytes(tok, byte_level)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -116,7 +137,7 @@ class Tokenizer:
         return list(self.hf.encode(text, add_special_tokens=False).ids)
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Exact inverse of encode for whole texts; a cut-off character shows as U+FFFD."""
+        """The ids' bytes as text: the exact inverse of a byte-level encode; a cut-off character shows as U+FFFD."""
         return self.token_bytes(ids).decode("utf-8", errors="replace")
 
     def decode_complete(self, ids: Iterable[int]) -> str:

@@ -11,6 +11,7 @@ shifted left by one, and the loss is their mean cross-entropy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
@@ -24,10 +25,28 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from playground.config import GPTConfig, TrainConfig, env_number
+from playground.config import MLPS, NORMS, POSITIONS, GPTConfig, TrainConfig, env_number
 from playground.corpus import ASSETS, works
-from playground.model import GPT
+from playground.model import GPT, decode
 from playground.tokenizer import Tokenizer
+
+
+def fresh_model(mcfg: GPTConfig, seed: int) -> GPT:
+    """A new, randomly initialised GPT of shape ``mcfg``, the same one for the same ``seed``."""
+    torch.manual_seed(seed)
+    return GPT(mcfg)
+
+
+@contextlib.contextmanager
+def evaluating(model: GPT) -> Iterator[GPT]:
+    """Dropout off and no gradients inside; the model's previous mode (training or not) back after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -80,15 +99,12 @@ def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
 
-@torch.no_grad()
 def estimate_loss(model: GPT, data: np.ndarray, cfg: TrainConfig, gen: torch.Generator) -> float:
-    was_training = model.training
-    model.eval()
     losses = []
-    for _ in range(cfg.eval_batches):
-        x, y = get_batch(data, cfg.batch_size, model.config.block_size, gen)
-        losses.append(next_token_loss(model(x, use_cache=False).logits, y).item())
-    model.train(was_training)
+    with evaluating(model):
+        for _ in range(cfg.eval_batches):
+            x, y = get_batch(data, cfg.batch_size, model.config.block_size, gen)
+            losses.append(next_token_loss(model(x, use_cache=False).logits, y).item())
     return float(np.mean(losses))
 
 
@@ -208,13 +224,10 @@ class ObjectiveRow:
     mean_loss: float  # = F.cross_entropy over the row
 
 
-@torch.no_grad()
 def objective_row(model: GPT, tokenizer: Tokenizer, x: torch.Tensor, y: torch.Tensor) -> ObjectiveRow:
     """x, y: (T,) one row of a batch from ``get_batch``."""
-    was_training = model.training
-    model.eval()
-    logits = model(x[None], use_cache=False).logits[0]  # (T, V)
-    model.train(was_training)
+    with evaluating(model):
+        logits = model(x[None], use_cache=False).logits[0]  # (T, V)
     logp = torch.log_softmax(logits.float(), -1)  # (T, V)
     lp = logp.gather(-1, y[:, None])[:, 0]  # (T,)
     return ObjectiveRow(
@@ -239,7 +252,6 @@ class LiveUpdate:
 SAMPLE_TEMPERATURE = 0.8  # the Train tab's sample: seeded, so two samples differ only because the model did
 
 
-@torch.no_grad()
 def sample_text(model: GPT, tokenizer: Tokenizer, prompt: str, n: int, temperature: float = SAMPLE_TEMPERATURE,
                 seed: int = 0) -> str:
     """``n`` tokens sampled after ``prompt`` at ``temperature`` with a fixed seed (0 = greedy).
@@ -254,22 +266,15 @@ def sample_text(model: GPT, tokenizer: Tokenizer, prompt: str, n: int, temperatu
     block = model.config.block_size
     ids = tokenizer.encode_ids(prompt)[-max(block // 2, block - n):] or [tokenizer.eos_id]
     n = min(n, block - len(ids) + 1)  # fed: len(ids) + n - 1 ≤ block
-    was_training = model.training
-    model.eval()
     gen = torch.Generator().manual_seed(seed)
-    out = model(torch.tensor([ids]))
-    new = []
-    for i in range(n):
-        logits = out.logits[0, -1]  # (V,)
+
+    def pick(logits: torch.Tensor) -> int:  # (V,)
         if temperature > 0:
-            nxt = int(torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=gen))
-        else:
-            nxt = int(logits.argmax())
-        new.append(nxt)
-        if i < n - 1:  # the last token is sampled, never fed
-            out = model(torch.tensor([[nxt]]), past_kv=out.kv)
-    model.train(was_training)
-    return tokenizer.decode_complete(new)
+            return int(torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=gen))
+        return int(logits.argmax())
+
+    with evaluating(model):
+        return tokenizer.decode_complete([d.token for d in decode(model, ids, n, pick)])
 
 
 def live_training(model: GPT, tokenizer: Tokenizer, train_data: np.ndarray, val_data: np.ndarray,
@@ -291,11 +296,8 @@ def live_training(model: GPT, tokenizer: Tokenizer, train_data: np.ndarray, val_
         over_time = time.perf_counter() - t0 > limits.max_seconds
         stop = "stop button" if should_stop() else "time limit" if over_time else "steps" if last else None
         if rec.step % every == 0 or stop:
-            with torch.no_grad():
-                was = model.training
-                model.eval()
+            with evaluating(model):
                 att = model(probe_ids, use_cache=False, return_attn=True).attn[-1][0, 0].numpy()  # (T, T)
-                model.train(was)
             yield LiveUpdate(rec, sample_text(model, tokenizer, prompt, 24),
                              [tokenizer.token_str(i) for i in probe_ids[0].tolist()], att,
                              objective_row(model, tokenizer, fixed_x, fixed_y), stop)
@@ -320,6 +322,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--block", type=int, default=256)
     p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--norm", choices=NORMS, default="layernorm", help="rmsnorm for Llama's block")
+    p.add_argument("--positions", choices=POSITIONS, default="learned", help="rotary (RoPE) for Llama's block")
+    p.add_argument("--rope-theta", type=float, default=10000.0)
+    p.add_argument("--mlp", choices=MLPS, default="gelu", help="swiglu for Llama's block")
+    p.add_argument("--intermediate-size", type=int, default=None, help="the MLP's hidden width (default 4 × width)")
+    p.add_argument("--no-bias", action="store_true", help="no biases in linear layers and norms (Llama)")
     p.add_argument("--threads", type=int, default=2)
     for f in dataclasses.fields(TrainConfig):
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
@@ -340,7 +348,8 @@ def main(argv: list[str] | None = None) -> None:
           f"({time.perf_counter() - t0:.1f}s)", flush=True)
 
     mcfg = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=a.block, n_layer=a.layers, n_head=a.heads,
-                     n_kv_head=a.kv_heads, n_embd=a.width, dropout=a.dropout)
+                     n_kv_head=a.kv_heads, n_embd=a.width, dropout=a.dropout, norm=a.norm, positions=a.positions,
+                     rope_theta=a.rope_theta, mlp=a.mlp, intermediate_size=a.intermediate_size, bias=not a.no_bias)
     model = GPT(mcfg)
     print(f"model: {model.num_parameters():,} parameters; {mcfg}", flush=True)
     print(f"train: {tcfg}", flush=True)
@@ -367,6 +376,18 @@ def main(argv: list[str] | None = None) -> None:
     write_model_card(out, shipped, tokenizer, tcfg, wall, result, a)
 
 
+def architecture(cfg: GPTConfig) -> str:
+    """The block in words, for the model card."""
+    if (cfg.norm, cfg.positions, cfg.mlp) == ("layernorm", "learned", "gelu"):
+        block = "GPT-2 layout (pre-LayerNorm, GELU MLP, learned positions"
+    else:
+        block = (f"pre-norm ({'RMSNorm' if cfg.norm == 'rmsnorm' else 'LayerNorm'}, "
+                 f"{'SwiGLU' if cfg.mlp == 'swiglu' else 'GELU'} MLP {cfg.intermediate_size} wide, "
+                 f"{f'rotary positions (θ = {cfg.rope_theta:g})' if cfg.positions == 'rotary' else 'learned positions'}"
+                 f"{'' if cfg.bias else ', no biases'}")
+    return f"decoder-only GPT, {block}, {'tied' if cfg.tie_word_embeddings else 'untied'} LM head)"
+
+
 def write_model_card(out: Path, model: GPT, tokenizer: Tokenizer, tcfg: TrainConfig, wall: float, result: dict, a) -> None:
     import shlex
     import sys
@@ -382,7 +403,7 @@ def write_model_card(out: Path, model: GPT, tokenizer: Tokenizer, tcfg: TrainCon
 
 | | |
 |---|---|
-| architecture | decoder-only GPT, GPT-2 layout (pre-LayerNorm, GELU MLP, learned positions, tied LM head) |
+| architecture | {architecture(cfg)} |
 | layers × heads × width | {cfg.n_layer} × {cfg.n_head} × {cfg.n_embd} (KV heads: {cfg.n_kv_head}, head size {cfg.head_dim}) |
 | context window | {cfg.block_size} tokens |
 | vocabulary | {tokenizer.vocab_size} (byte-level BPE trained on the training works) |

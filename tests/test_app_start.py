@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = [ROOT / "app.py", *sorted((ROOT / "playground").rglob("*.py"))]
-# the only library the product may open by hand: glibc, for malloc_trim (playground/ui.py)
+# the only library the product may open by hand: glibc, for malloc_trim (playground/ui/sessions.py)
 SYSTEM_LIBRARIES = {"libc.so.6"}
 
 

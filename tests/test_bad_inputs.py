@@ -37,6 +37,7 @@ from gradio_client.exceptions import AppError
 
 from benchmarks.classroom_load import QueueSession, controls
 from playground import ui, weights
+from playground.ui import sessions
 from playground.train import PRESETS
 from tests.test_ui_api import call, free_port, generated_steps, model_and_tok, server, client  # noqa: F401
 
@@ -277,7 +278,7 @@ def test_rapid_clicks_on_one_session_leave_a_consistent_text(server):
             assert refusal.kind == "http_429" and "requests waiting or running" in refusal.error, refusal
             continue
         ids.append(eid)
-    assert len(ids) >= ui.MAX_QUEUED_PER_TAB
+    assert len(ids) >= sessions.MAX_QUEUED_PER_TAB
     results = q.wait(ids)
     ok = [r for r in results.values() if r.ok]
     for r in results.values():
@@ -308,7 +309,7 @@ def test_steps_and_backs_racing_on_one_session_add_up(server):
             assert refusal.kind == "http_429" and "requests waiting or running" in refusal.error, refusal
             continue
         sent.append((api, eid))
-    assert len(sent) >= ui.MAX_QUEUED_PER_TAB
+    assert len(sent) >= sessions.MAX_QUEUED_PER_TAB
     results = q.wait([eid for _, eid in sent])
     done = {"step": 0, "back": 0}
     for api, eid in sent:

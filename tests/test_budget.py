@@ -15,12 +15,14 @@ import pytest
 import torch
 
 from benchmarks.classroom_load import QueueSession, controls
-from playground import inside, trace, ui
+from playground import inside, session, ui
 from playground.config import GPTConfig, SamplingParams
 from playground.corpus import works
+from playground.figures import MODES
 from playground.model import GPT, KVCache
 from playground.tokenizer import Tokenizer
-from playground.trace import Session
+from playground.ui.attention import render_attention
+from playground.session import Session
 from tests.conftest import tiny_gpt
 from tests.test_figures import dense
 from tests.test_ui_api import free_port
@@ -82,7 +84,7 @@ def test_a_long_session_on_gpt2_sized_attention_stays_within_its_formula(small_t
     bound = (band_bytes(cfg, S, 256) + KVCache.formula_bytes(cfg, 1, cfg.block_size) + 6 * 1024 * len(s.records)
              + 2 * 4 * cfg.vocab_size + 200 * S)  # + pickling each row's header
     assert s.state_nbytes() <= bound, (s.state_nbytes(), bound)
-    assert s.keys_kept == trace.ATTENTION_WINDOW == 256
+    assert s.keys_kept == session.ATTENTION_WINDOW == 256
     assert bound < 0.5 * 4 * cfg.n_layer * cfg.n_head * S * (S + 1) // 2  # under half of one float32 triangle
     # GPT-2 small at its whole window, by the same formula: 66 MB of history instead of 302 MB
     assert band_bytes(GPT2_SMALL, 1024, 256) < 70e6 < 300e6 < 4 * 144 * 1024 * 1025 // 2
@@ -116,7 +118,7 @@ def test_the_kv_comparison_is_capped_by_its_cost():
     s = Session(gpt2, tok, "ROMEO:", GREEDY)
     n = s.compare_limit()
     assert 20 <= n <= 60
-    assert s.compare_work(n) <= trace.COMPARE_BUDGET < s.compare_work(n + 1)
+    assert s.compare_work(n) <= session.COMPARE_BUDGET < s.compare_work(n + 1)
     with pytest.raises(ValueError, match=f"over this model's limit of {n} after a"):
         s.compare_cache(n + 1)
     longer = Session(gpt2, tok, text_of(tok, 400), GREEDY)
@@ -185,7 +187,7 @@ def test_a_step_on_a_long_text_sends_only_the_last_window(long_tab, small_tokeni
     size = len(json.dumps(r.data))
     assert size < 1_000_000, size
     heat = json.loads(r.data[6]["plot"])
-    W = 256  # trace.ATTENTION_WINDOW
+    W = 256  # session.ATTENTION_WINDOW
     assert dense(heat["data"][0]["z"]).shape == (W, W)
     assert f"last {W} of {S} positions" in heat["layout"]["title"]["text"]
     assert heat["data"][0]["y"][0].startswith(f"{S - W} ")  # rows named by their real position
@@ -220,7 +222,7 @@ def test_the_leak_check_reads_at_most_its_limit(long_tab, big_server, monkeypatc
 def test_the_kv_comparison_is_capped_with_a_message(big_server, small_tokenizer, monkeypatch):
     demo, model = big_server
     s = Session(model, small_tokenizer, "ROMEO:", GREEDY)
-    monkeypatch.setattr(trace, "COMPARE_BUDGET", s.compare_work(10))  # this model may compare 10 tokens
+    monkeypatch.setattr(session, "COMPARE_BUDGET", s.compare_work(10))  # this model may compare 10 tokens
     q = QueueSession(demo.local_url)
     r = q.call("compare_cache", controls()[:4] + [64] + controls()[4:])
     assert r.ok, r.error
@@ -235,7 +237,7 @@ def test_the_attention_views_draw_within_the_sessions_window(small_tokenizer):
     model = tiny_gpt(vocab_size=small_tokenizer.vocab_size)
     ps = ui.PageState("shakespeare", Session(model, small_tokenizer, "ROMEO:", GREEDY, attention_window=6))
     ps.session.run(12)
-    heat, over = ui.render_attention(ps, ui.View(11, 0, 0, ui.MODES[0]))
+    heat, over = render_attention(ps, ui.Selection(11, 0, 0, MODES[0]))
     assert np.asarray(heat.data[0].z).shape == (6, 6)
     assert over.layout.meta["window"] == 6  # the overview's tiles: at most the window too
 

@@ -7,8 +7,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 
 from playground import i18n, lessons
-from playground.config import SamplingParams
-from playground.sampling import validate_params
+from playground.config import SamplingParams, validate_params
 from playground.train import PRESETS
 from tests.test_ui_api import call, client, model_and_tok, plain, server, title  # noqa: F401  (fixtures)
 

@@ -46,29 +46,30 @@ def test_the_replay_would_see_cross_talk(server, model_and_tok):
 
 def test_the_students_sessions_are_freed_when_their_state_expires(model_and_tok, monkeypatch):
     """PLAYGROUND_STATE_TTL_S (here 3 s): once the students stop, Gradio drops their states and
-    ``_forget`` frees each session (its records and KV cache)."""
+    ``AppContext.forget`` frees each session (its records and KV cache)."""
     import time
 
     from playground import ui
+    from playground.ui import sessions
 
-    monkeypatch.setattr(ui, "STATE_TTL_S", 3.0)
+    monkeypatch.setattr(sessions, "STATE_TTL_S", 3.0)
     demo = ui.build_demo(lambda name: model_and_tok, {"shakespeare": None})
     kw = ui.launch_kwargs()
     kw.update(server_port=free_port(), prevent_thread_lock=True, quiet=True)
     demo.launch(**kw)
     try:
-        live = ui.LIVE_STATES["count"]
+        live = demo.app_context.live_states
         sessions = []
         for seed in range(4):
             q = QueueSession(demo.local_url)
             assert q.call("step", controls(seed=seed)).ok
             sessions.append(q)
-        assert ui.LIVE_STATES["count"] == live + 4
+        assert demo.app_context.live_states == live + 4
         held = [demo.state_holder.session_data[q.session_hash] for q in sessions]
         deadline = time.time() + 15
-        while ui.LIVE_STATES["count"] > live and time.time() < deadline:
+        while demo.app_context.live_states > live and time.time() < deadline:
             time.sleep(0.25)
-        assert ui.LIVE_STATES["count"] == live
+        assert demo.app_context.live_states == live
         assert all(not s.state_data for s in held)  # Gradio let go of every PageState
         r = sessions[0].call("step", controls(seed=0))  # an expired tab starts over instead of failing
         assert r.ok and "Step **0** of 1" in r.status

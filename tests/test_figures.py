@@ -83,16 +83,17 @@ def test_prob_colour_darkens_with_probability_and_keeps_text_readable():
 
 
 def test_figures_import_no_torch_model_or_gradio():
-    """Of the project, figures may read only the string table (playground.i18n: plain data, no torch)."""
-    names = set()
-    for node in ast.walk(ast.parse((ROOT / "playground/figures.py").read_text())):
-        if isinstance(node, ast.Import):
-            names |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            names.add(node.module or "")
+    """Of the project, figures may read only the string table, byte units and records (plain data, no torch)."""
+    files = sorted((ROOT / "playground/figures").rglob("*.py"))
+    assert len(files) >= 8, files  # the package's modules, not an empty folder
+    names = set().union(*(_imports(f) for f in files))
     tops = {n.split(".")[0] for n in names}
     assert not tops & {"torch", "gradio"}, names
-    assert {n for n in names if n.startswith("playground")} <= {"playground.i18n"}, names
+    own = {n for n in names if n.startswith("playground") and not n.startswith("playground.figures")} - {"playground"}
+    assert own <= {"playground.i18n", "playground.units", "playground.records"}, names
+    for module in ("playground.units", "playground.records"):
+        assert {n.split(".")[0] for n in _imports(ROOT / (module.replace(".", "/") + ".py"))} <= {
+            "__future__", "dataclasses", "pickle", "numpy"}, module
     i18n_imports = {n.split(".")[0] for n in _imports(ROOT / "playground/i18n.py")}
     assert i18n_imports <= {"__future__", "re"}, i18n_imports
 
@@ -104,6 +105,8 @@ def _imports(path) -> set:
             out |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             out.add(node.module or "")
+            if node.module == "playground":  # `from playground import i18n` reads playground.i18n
+                out |= {f"playground.{a.name}" for a in node.names}
     return out
 
 

@@ -4,9 +4,9 @@
     short, and both the Markdown note and the warning toast show them as text: opened in Chromium, a
     link full of <div style=position:fixed>, <form>, <img>, <a>, Markdown links, images and bare URLs
     leaves none of them in the page;
-  * Markdown everywhere (``ui.md_text``): prompts, tokens and generated text in the status line, the
+  * Markdown everywhere (``ui.guards.md_text``): prompts, tokens and generated text in the status line, the
     Compare and beam tables are shown as written, never parsed (and ``R&D`` shows as R&D, not R&amp;D);
-    error and warning toasts render HTML too, so their messages are escaped (``ui.toast_text``);
+    error and warning toasts render HTML too, so their messages are escaped (``ui.guards.toast_text``);
   * limits (16.3): every text field (prompt, Compare column prompts, stop strings, the leak check's
     token, a share link's fields) is checked before anything tokenizes it (``lessons.check_text``), and the
     refusal names the field and the limit; a link the receiving page would refuse is not produced;
@@ -27,7 +27,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from benchmarks.classroom_load import SAMPLING, QueueSession, controls
-from playground import i18n, lessons, ui
+from playground import i18n, lessons
+from playground.ui.guards import as_user_error, md_text, toast_text
 from playground.train import PRESETS
 from tests.test_bad_inputs import refused, session, still_works
 from tests.test_browser import TIMEOUT, chips, shoot
@@ -98,15 +99,15 @@ MARKUP = [HOSTILE_KEY, f"[Log in](http://{EVIL}/md)", f"![x](http://{EVIL}/i.png
 
 @pytest.mark.parametrize("text", MARKUP)
 def test_md_text_leaves_nothing_markdown_or_html_could_read(text):
-    out = ui.md_text(text)
+    out = md_text(text)
     assert not re.search(r"[!-/:-@\[-`{-~]", out.replace("&#", "").replace(";", "")), out  # no ASCII punctuation
     assert html.unescape(out) == text.replace("\n", "↵ ")  # the browser shows exactly the text
-    assert ui.md_text("a\nb|c", 3) == "a↵ …"
+    assert md_text("a\nb|c", 3) == "a↵ …"
 
 
 def test_toast_text_and_user_errors_escape_what_they_quote():
-    assert ui.toast_text('<img src=x> & "q"') == '&lt;img src=x&gt; &amp; "q"'
-    e = ui._as_user_error(ValueError(f"unknown preset {lessons.short_repr('<img id=atk src=x>')}"))
+    assert toast_text('<img src=x> & "q"') == '&lt;img src=x&gt; &amp; "q"'
+    e = as_user_error(ValueError(f"unknown preset {lessons.short_repr('<img id=atk src=x>')}"))
     assert "<img" not in e.message and "&lt;img id=atk src=x&gt;" in e.message
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from playground.inside import logit_lens, param_counts, walkthrough
+from playground.inside import logit_lens, measured_cache_bytes, param_counts, walkthrough
 from tests.conftest import tiny_gpt
 
 
@@ -96,3 +96,12 @@ def test_parameter_counts_match_numel_with_and_without_tying(model):
     assert param_counts(untied).total == pc.total_untied == sum(p.numel() for p in untied.parameters())
     cfg = model.config
     assert pc.kv_bytes_per_token == 2 * cfg.n_layer * cfg.n_kv_head * cfg.head_dim * 4
+
+
+@pytest.mark.parametrize("n_kv_head", [4, 1])
+def test_measured_cache_bytes_match_the_formula(n_kv_head):
+    from playground.model import KVCache
+
+    model = tiny_gpt(n_kv_head=n_kv_head)
+    positions = [1, 5, model.config.block_size]
+    assert measured_cache_bytes(model, positions) == [KVCache.formula_bytes(model.config, 1, P) for P in positions]

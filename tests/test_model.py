@@ -6,7 +6,8 @@ import copy
 import pytest
 import torch
 
-from playground.model import GPT, ContextWindowFull, KVCache, causal_mask
+from playground.config import GPTConfig
+from playground.model import GPT, ContextWindowFull, KVCache, apply_rope, causal_mask, rope_angles
 from tests.conftest import tiny_gpt
 
 
@@ -164,3 +165,112 @@ def test_linears_are_plain_nn_linear_with_contiguous_weights_and_a_tied_head(tin
     fresh.load_state_dict(state)
     assert all(torch.equal(p, state[n]) for n, p in fresh.state_dict().items())
     assert fresh.lm_head.weight is fresh.transformer.wte.weight
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("n_kv_head", [4, 1])
+def test_decode_reads_one_token_a_step_with_the_cache_and_agrees_without_it(n_kv_head, monkeypatch):
+    from playground.model import decode
+
+    model = tiny_gpt(n_kv_head=n_kv_head)
+    prompt = torch.randint(0, 512, (6,)).tolist()
+    reads, inner = [], model.forward
+    monkeypatch.setattr(model, "forward", lambda idx, **kw: reads.append(idx.shape[1]) or inner(idx, **kw))
+    greedy = lambda logits: int(logits.argmax())  # noqa: E731
+    cached = list(decode(model, prompt, 5, greedy))
+    assert reads == [6, 1, 1, 1, 1]  # the prompt, then only the newest token; the last choice is never fed
+    reads.clear()
+    uncached = list(decode(model, prompt, 5, greedy, use_cache=False))
+    assert reads == [6, 7, 8, 9, 10] and uncached[-1].kv is None and cached[-1].kv.length == 10
+    assert [d.token for d in cached] == [d.token for d in uncached]
+    for c, u in zip(cached, uncached):
+        assert (c.logits - u.logits).abs().max() < 1e-4 and c.logits.shape == (512,)
+        assert c.token == int(c.logits.argmax())
+
+
+# -- the config-driven block: GPT-2 is one configuration, Llama's layout another ----------------------
+LLAMA_STYLE = dict(norm="rmsnorm", positions="rotary", mlp="swiglu", bias=False, tie_word_embeddings=False,
+                   intermediate_size=48, n_kv_head=2)
+
+
+def test_gpt2_is_the_default_configuration():
+    cfg = GPTConfig()
+    assert (cfg.norm, cfg.positions, cfg.mlp, cfg.bias, cfg.qkv_bias) == ("layernorm", "learned", "gelu", True, True)
+    assert cfg.intermediate_size == 4 * cfg.n_embd and cfg.tie_word_embeddings
+    names = [n for n, _ in tiny_gpt().named_parameters()]
+    assert names[:2] == ["transformer.wte.weight", "transformer.wpe.weight"]
+    assert "transformer.h.0.mlp.c_fc.weight" in names and "transformer.h.0.ln_1.bias" in names
+
+
+def test_a_llama_style_block_has_its_own_modules_and_no_biases():
+    model = tiny_gpt(**LLAMA_STYLE)
+    params = dict(model.named_parameters())
+    assert "transformer.wpe.weight" not in params and not any(n.endswith(".bias") for n in params)
+    assert isinstance(model.transformer.h[0].ln_1, torch.nn.RMSNorm)
+    assert params["transformer.h.0.mlp.gate_proj.weight"].shape == (48, 32)
+    assert params["transformer.h.0.mlp.down_proj.weight"].shape == (32, 48)
+    assert params["transformer.h.0.attn.c_attn.weight"].shape == (32 + 2 * 2 * 8, 32)  # q | k | v, 2 KV heads
+    assert model.lm_head.weight is not model.transformer.wte.weight
+    qwen = dict(tiny_gpt(**LLAMA_STYLE, qkv_bias=True).named_parameters())  # biases on q, k, v only
+    assert [n for n in qwen if n.endswith(".bias")] == [f"transformer.h.{i}.attn.c_attn.bias" for i in (0, 1)]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(norm="batchnorm"), "GPTConfig.norm must be one of 'layernorm', 'rmsnorm'"),
+    (dict(positions="alibi"), "GPTConfig.positions must be one of 'learned', 'rotary'"),
+    (dict(mlp="relu"), "GPTConfig.mlp must be one of 'gelu', 'swiglu'"),
+    (dict(positions="rotary", n_embd=36, n_head=4), r"head_dim \(9\) must be even"),
+    (dict(rope_theta=float("nan")), "rope_theta must be a finite number > 1"),
+    (dict(intermediate_size=0), "intermediate_size must be a positive integer"),
+])
+def test_bad_block_settings_are_refused_by_name(bad, message):
+    with pytest.raises(ValueError, match=message):
+        GPTConfig(**{**dict(n_embd=32, n_head=4), **bad})
+
+
+def test_rope_scores_depend_only_on_the_offset():
+    """Shift q's and k's positions together by any amount: q·k is the same; the angles grow with position."""
+    torch.manual_seed(0)
+    q, k = torch.randn(1, 1, 1, 16), torch.randn(1, 1, 1, 16)
+    score = lambda m, n: (apply_rope(q, m, 1e4) * apply_rope(k, n, 1e4)).sum()  # noqa: E731
+    for shift in (1, 17, 200):
+        torch.testing.assert_close(score(5 + shift, 2 + shift), score(5, 2), atol=1e-4, rtol=0)
+    assert not torch.allclose(score(5, 2), score(5, 3), atol=1e-3)
+    torch.testing.assert_close(apply_rope(q, 0, 1e4), q)  # position 0: not turned
+    angles = rope_angles(torch.arange(3), 16, 1e4)  # (P, hs/2)
+    assert angles.shape == (3, 8) and angles[1, 0] == 1.0 and angles[2, 7] < angles[2, 0]
+    assert torch.allclose(apply_rope(q, 9, 1e4).norm(), q.norm())  # a rotation keeps the length
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("mix", [LLAMA_STYLE, dict(positions="rotary"), dict(norm="rmsnorm", mlp="swiglu")],
+                         ids=["llama", "gpt2-with-rope", "rmsnorm-swiglu-learned"])
+def test_every_mix_of_the_block_decodes_the_same_with_and_without_the_cache(mix):
+    model = tiny_gpt(**mix)
+    idx = torch.randint(0, 512, (1, 12))
+    full = model(idx).logits
+    kv, steps = None, []
+    for t in range(12):
+        out = model(idx[:, t:t + 1], past_kv=kv)
+        kv = out.kv
+        steps.append(out.logits)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=0)
+    torch.testing.assert_close(model(idx, return_attn=True).logits, full, atol=1e-5, rtol=0)  # explicit = fused
+
+
+@torch.no_grad()
+def test_taps_show_q_and_k_before_and_after_rotation_and_the_swiglu_gate():
+    model = tiny_gpt(**LLAMA_STYLE)
+    idx = torch.randint(0, 512, (1, 6))
+    c = model(idx, capture=True).captured
+    p = "blocks.1."
+    assert "pos_embed" not in c
+    assert c[p + "attn.q_before_rope"].shape == (1, 4, 6, 8) and c[p + "attn.k_before_rope"].shape == (1, 2, 6, 8)
+    torch.testing.assert_close(apply_rope(c[p + "attn.q_before_rope"], 0, 1e4), c[p + "attn.q"])
+    torch.testing.assert_close(apply_rope(c[p + "attn.k_before_rope"], 0, 1e4), c[p + "attn.k"])
+    assert not torch.allclose(c[p + "attn.q_before_rope"], c[p + "attn.q"])
+    torch.testing.assert_close(c[p + "mlp.gate"], torch.nn.functional.silu(c[p + "mlp.pre"]))
+    torch.testing.assert_close(c[p + "mlp.post"], c[p + "mlp.gate"] * c[p + "mlp.pre_linear"])
+    assert c.block(1)["mlp_post"].shape == (6, 48)
+    lens = c.lens_probs(c.residual_streams()[-1])  # the model's own final norm (RMSNorm) and untied head
+    torch.testing.assert_close(lens, torch.softmax(model(idx).logits[0], dim=-1))

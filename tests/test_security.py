@@ -23,7 +23,8 @@ from gradio import processing_utils
 import pytest
 
 from benchmarks.classroom_load import QueueSession, controls
-from playground import trace, ui
+from playground import session, ui
+from playground.ui.guards import UNEXPECTED, no_paths
 from tests.test_bad_inputs import assert_human
 from tests.test_ui_api import ENDPOINTS, free_port, model_and_tok, server  # noqa: F401  (fixtures)
 
@@ -49,7 +50,7 @@ TRAVERSALS = [
     "../../etc/passwd", "../../../../../../etc/passwd", "/etc/passwd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
     "..%2f..%2f..%2fetc%2fpasswd", "%252e%252e%252fetc%252fpasswd", "....//....//etc/passwd", "..\\..\\etc\\passwd",
     "file:///etc/passwd", "/proc/self/environ", "~/.bashrc", "//etc/passwd",
-    "app.py", "./app.py", "playground/ui.py", "playground/../app.py", f"{ROOT}/playground/ui.py", f"{ROOT}/app.py",
+    "app.py", "./app.py", "playground/ui/app.py", "playground/../app.py", f"{ROOT}/playground/ui/app.py", f"{ROOT}/app.py",
     "assets/model/config.json", "assets/model/model.safetensors", f"{ROOT}/assets/model/config.json",
     f"{ROOT}/assets/model/tokenizer.json", f"{ROOT}/README.md", "/tmp/gradio/../../etc/passwd",
 ]
@@ -101,10 +102,10 @@ def test_an_unexpected_exception_in_a_handler_reaches_the_client_without_its_tex
     def broken(self):
         raise RuntimeError(f"cannot write {SECRET_DIR}/cache.bin: disk on fire")
 
-    monkeypatch.setattr(trace.Session, "step", broken)
+    monkeypatch.setattr(session.Session, "step", broken)
     r = q.call("step", controls())
     assert not r.ok and r.kind == "event_failed"
-    assert r.error == ui.UNEXPECTED.format(kind="RuntimeError")
+    assert r.error == UNEXPECTED.format(kind="RuntimeError")
     assert_human(r.error)
     no_secrets(r.error, r.logs)
     monkeypatch.undo()
@@ -155,7 +156,7 @@ def test_a_loader_that_crashes_is_reported_without_its_path(boom_server):
     assert level == "warning" and message.startswith("boom could not be loaded: Something went wrong on the server")
     no_secrets(message)
     r = q.call("step", controls(model_name="boom"))
-    assert not r.ok and r.error == ui.UNEXPECTED.format(kind="RuntimeError")
+    assert not r.ok and r.error == UNEXPECTED.format(kind="RuntimeError")
     no_secrets(r.error)
     r = q.call("step", controls())
     assert r.ok and "Step **1** of 2" in r.status
@@ -174,11 +175,11 @@ def test_unavailable_reasons_on_the_page_have_no_paths(boom_server):
 
 
 def test_no_paths_cuts_paths_to_their_last_part():
-    assert ui.no_paths("/a/b/model.safetensors is not readable") == "model.safetensors is not readable"
-    assert ui.no_paths(f"not in the cache ({HF_CACHE}) now") == "not in the cache (hub) now"
-    assert ui.no_paths("see ./x/y.json: bad; ~/m/n too") == "see y.json: bad; n too"
+    assert no_paths("/a/b/model.safetensors is not readable") == "model.safetensors is not readable"
+    assert no_paths(f"not in the cache ({HF_CACHE}) now") == "not in the cache (hub) now"
+    assert no_paths("see ./x/y.json: bad; ~/m/n too") == "see y.json: bad; n too"
     kept = "openai-community/gpt2 and 2**63 - 1 and top-p 0.9, 1/2"
-    assert ui.no_paths(kept) == kept  # Hub ids and arithmetic are not paths
+    assert no_paths(kept) == kept  # Hub ids and arithmetic are not paths
 
 
 # -- the API --------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Which tabs the server keeps, and what a tab whose state was freed is told (playground/ui.py, "sessions").
+"""Which tabs the server keeps, and what a tab whose state was freed is told (playground/ui/sessions.py).
 
 Each test launches the page on a tiny random model with its own limits (set as the environment variables
 would: ``PLAYGROUND_MAX_SESSIONS``, ``_MAX_SESSIONS_PER_CLIENT``, ``PLAYGROUND_STATE_TTL_S``) and drives it
@@ -19,6 +19,7 @@ from gradio.state_holder import SessionState
 from benchmarks.classroom_load import QueueSession, controls, fetch_config
 from playground import train as train_module
 from playground import ui
+from playground.ui import sessions as ui_sessions
 from playground.train import PRESETS, TrainLimits
 from tests.test_ui_api import free_port, model_and_tok  # noqa: F401  (fixture)
 
@@ -31,7 +32,7 @@ def page(model_and_tok, monkeypatch, sessions=None, per_client=None, ttl=None, t
     """The page with these limits (as their environment variables set them), served on a free port."""
     for name, value in (("MAX_SESSIONS", sessions), ("MAX_SESSIONS_PER_CLIENT", per_client), ("STATE_TTL_S", ttl)):
         if value is not None:
-            monkeypatch.setattr(ui, name, value, raising=False)
+            monkeypatch.setattr(ui_sessions, name, value)
     demo = ui.build_demo(lambda name: model_and_tok, {"shakespeare": None}, train_limits=train_limits)
     kw = ui.launch_kwargs()
     kw.update(server_port=free_port(), prevent_thread_lock=True, quiet=True)
@@ -87,16 +88,16 @@ def open_and_step(q: QueueSession, c: list, steps: int) -> None:
 # -- a crowd ---------------------------------------------------------------------------------------------------
 def test_a_flood_of_new_tabs_leaves_a_students_session_alone(model_and_tok, monkeypatch):
     """60 new tabs (six times the capacity, from the student's own address: one school behind NAT) open
-    the page; the student's tab, which did something, keeps its steps; each dropped tab's _forget ran."""
+    the page; the student's tab, which did something, keeps its steps; each dropped tab's state was forgotten (AppContext.forget)."""
     with page(model_and_tok, monkeypatch, sessions=10, per_client=10) as demo:
-        live = ui.LIVE_STATES["count"]
+        live = demo.app_context.live_states
         student, c = tab(demo), controls(prompt="JULIET:", seed=3)
         open_and_step(student, c, 3)
         flood(demo, 60)
         r = student.call("step", c)
         assert r.ok and "Step **3** of 4" in r.status and not warnings(r), (r.error, r.status, r.logs)
         assert len(holder(demo).session_data) <= 10
-        assert ui.LIVE_STATES["count"] - live == live_held(demo)  # 61 states made; every one dropped was forgotten
+        assert demo.app_context.live_states - live == live_held(demo)  # 61 states made; every one dropped was forgotten
 
 
 def test_one_client_cannot_crowd_out_another(model_and_tok, monkeypatch):
@@ -141,16 +142,16 @@ def test_an_expired_tab_is_told_and_gets_its_prompt_back(model_and_tok, monkeypa
 def test_an_evicted_tab_is_told_and_its_view_controls_still_fit(model_and_tok, monkeypatch):
     """With room for 4 tabs, 8 tabs that each take a Step push out the student's (the least recently used).
     Its next Step, still showing step 2 / layer 1 / head 3 (ranges only this tab's page had), is told
-    and starts again from its prompt; _forget ran for every tab that went."""
+    and starts again from its prompt; AppContext.forget ran for every tab that went."""
     with page(model_and_tok, monkeypatch, sessions=4, per_client=4) as demo:
-        live = ui.LIVE_STATES["count"]
+        live = demo.app_context.live_states
         student, c = tab(demo), controls(prompt="KING LEAR:", seed=7)
         open_and_step(student, c, 3)
         shown = controls(prompt="KING LEAR:", seed=7, view_step=2, view_layer=1, view_head=3)
         assert student.call("select_step", shown).ok
         flood(demo, 8, step=True)
         assert student.session_hash not in holder(demo).session_data
-        assert ui.LIVE_STATES["count"] - live == live_held(demo)
+        assert demo.app_context.live_states - live == live_held(demo)
         r = student.call("step", shown)
         assert r.ok and "Step **0** of 1" in r.status and r.text.startswith("KING LEAR:"), (r.error, r.status)
         (told,) = warnings(r)
@@ -188,7 +189,7 @@ def test_train_stop_and_presets_keep_a_tab_alive(model_and_tok, monkeypatch):
 def test_one_tab_cannot_fill_the_queue(model_and_tok, monkeypatch):
     """One tab asks for 70 Runs at once: it gets a few, the rest are refused with a message; another
     tab's Step is still accepted and served."""
-    limit = getattr(ui, "MAX_QUEUED_PER_TAB", 8)
+    limit = ui_sessions.MAX_QUEUED_PER_TAB
     with page(model_and_tok, monkeypatch) as demo:
         hog, other = tab(demo), tab(demo)
         joins = [hog.join("run", controls(prompt="ROMEO:", seed=k, max_new_tokens=256)) for k in range(70)]
@@ -220,6 +221,6 @@ def test_a_lean_tab_record_has_every_field_of_gradios(model_and_tok):
     """LeanSessionState replaces SessionState.__init__: the same fields (a Gradio upgrade that adds one fails
     here), but no per-tab copy of every component's config."""
     demo = ui.build_demo(lambda name: model_and_tok, {"shakespeare": None})
-    lean, stock = ui.LeanSessionState(demo), SessionState(demo)
+    lean, stock = ui_sessions.LeanSessionState(demo), SessionState(demo)
     assert set(vars(lean)) == set(vars(stock))
     assert len(stock.config_values) > 100 and not dict(lean.config_values)

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from playground.config import TrainConfig
-from playground.train import encode_works, get_batch, next_token_loss, train_steps
+from playground.train import encode_works, fresh_model, get_batch, next_token_loss, train_steps
 from tests.conftest import tiny_gpt
 
 
@@ -134,3 +134,33 @@ def test_short_contexts_train_and_sample(small_tokenizer):
         assert sample_text(model, small_tokenizer, "ROMEO:", 24, temperature=0)  # the model refuses > block positions
     long_prompt = "To be, or not to be, that is the question. " * 10  # longer than the context: its end is kept
     assert sample_text(model, small_tokenizer, long_prompt, 24)
+
+
+def test_fresh_model_is_the_same_for_the_same_seed():
+    from playground.config import GPTConfig
+
+    cfg = GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=16)
+    a, b, c = fresh_model(cfg, 3), fresh_model(cfg, 3), fresh_model(cfg, 4)
+    assert a.config == cfg
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a.transformer.wte.weight, c.transformer.wte.weight)
+
+
+def test_evaluating_turns_dropout_off_and_gives_the_mode_back_even_after_an_error():
+    from playground.train import evaluating
+
+    model = tiny_gpt(dropout=0.5).train()
+    x = torch.randint(0, 512, (1, 8))
+    with evaluating(model):
+        assert not model.training and not torch.is_grad_enabled()
+        assert torch.equal(model(x).logits, model(x).logits)  # no dropout: the same twice
+    assert model.training
+    try:
+        with evaluating(model):
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert model.training
+    with evaluating(model.eval()):
+        pass
+    assert not model.training

@@ -19,6 +19,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from playground import figures, ui
+from playground.ui.training import train_configs
 from playground.config import GPTConfig
 from playground.model import GPT, KVCache
 from playground.train import PRESETS, TrainLimits, get_batch, objective_row
@@ -69,7 +70,7 @@ def test_gqa_chart_gives_the_saving_from_the_two_configs():
 # -- the objective the view trains on --------------------------------------------------------------
 def test_the_views_loss_is_cross_entropy_on_the_shifted_targets(small_tokenizer):
     model = tiny_gpt(vocab_size=small_tokenizer.vocab_size)
-    data, _ = ui.encoded_corpus(small_tokenizer)
+    data, _ = ui.AppContext.build(lambda name: None, {}).encoded_corpus(small_tokenizer)
     x, y = get_batch(data, 1, 32, torch.Generator().manual_seed(1))
     assert torch.equal(x[0, 1:], y[0, :-1])  # the targets are the inputs shifted by one
     row = objective_row(model, small_tokenizer, x[0], y[0])
@@ -80,13 +81,13 @@ def test_the_views_loss_is_cross_entropy_on_the_shifted_targets(small_tokenizer)
 
 
 def test_configs_from_the_fields_and_their_errors(small_tokenizer):
-    m, t = ui.train_configs(small_tokenizer, steps=40, **TINY)
+    m, t = train_configs(small_tokenizer, steps=40, **TINY)
     assert (m.n_layer, m.n_head, m.n_embd, m.block_size, m.vocab_size) == (1, 2, 32, 32, small_tokenizer.vocab_size)
     assert t.steps == 40 and t.lr == 3e-3 and t.warmup_steps <= 8
     with pytest.raises(ValueError, match="divisible"):
-        ui.train_configs(small_tokenizer, steps=40, **{**TINY, "n_head": 3})
+        train_configs(small_tokenizer, steps=40, **{**TINY, "n_head": 3})
     with pytest.raises(ValueError, match="learning rate"):
-        ui.train_configs(small_tokenizer, steps=40, **{**TINY, "lr": -1})
+        train_configs(small_tokenizer, steps=40, **{**TINY, "lr": -1})
 
 
 # -- the page, through gradio_client ----------------------------------------------------------------

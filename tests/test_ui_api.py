@@ -21,7 +21,9 @@ import torch
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from playground import ui
+from playground import figures, ui
+from playground.figures import MODES
+from playground.ui import inside as inside_tab
 from playground.config import SamplingParams
 from tests.conftest import tiny_gpt
 from tests.test_figures import dense
@@ -88,8 +90,8 @@ def call(client: Client, api: str, **kw) -> dict:
     out = client.predict(api_name="/" + api, **kw)
     out = out if isinstance(out, tuple) else (out,)
     event = EVENTS.get(api, api)
-    parts = ui.EVENT_VIEWS.get(event, ui.PARTS)  # an event returns only the views it can redraw
-    views = [name for name, part in zip(VIEWS, ui.VIEW_OUTPUTS) if part in parts]
+    parts = ui.EVENT_VIEWS.get(event, ui.PAGE_VIEWS.names)  # an event returns only the views it can redraw
+    views = [name for name, out in zip(VIEWS, ui.PAGE_VIEWS.outputs()) if out in ui.PAGE_VIEWS.outputs(parts)]
     names = views + (["layer", "head"] if len(out) == len(views) + 2 else [])
     if api in ("compare_cache", "leak_check"):
         names = ["plot"]
@@ -349,8 +351,8 @@ def test_set_prompt_starts_over(client, model_and_tok):
 
 # -- handlers that only a browser can trigger (custom JS events carrying data) ---------------------------
 def test_chip_and_tile_clicks_select_a_step_and_a_head(model_and_tok):
-    page = ui.Page(ui.ModelCache(lambda name: model_and_tok), {"shakespeare": None})
-    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams(seed=2)), 0, 0, 0, ui.MODES[0])
+    page = ui.Page(ui.AppContext.build(lambda name: model_and_tok, {"shakespeare": None}))
+    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams(seed=2)), 0, 0, 0, MODES[0])
     ps = page.load(None, *controls)[0]
     for _ in range(3):
         page.step(ps, *controls)
@@ -363,26 +365,26 @@ def test_chip_and_tile_clicks_select_a_step_and_a_head(model_and_tok):
 
 # -- state ------------------------------------------------------------------------------------------------------
 def test_page_state_deep_copies_and_shares_the_model(model_and_tok):
-    page = ui.Page(ui.ModelCache(lambda name: model_and_tok), {"shakespeare": None})
-    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams()), 0, 0, 0, ui.MODES[0])
+    page = ui.Page(ui.AppContext.build(lambda name: model_and_tok, {"shakespeare": None}))
+    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams()), 0, 0, 0, MODES[0])
     ps = page.load(None, *controls)[0]
     page.step(ps, *controls)
     twin = copy.deepcopy(ps)
     assert twin.session.model is ps.session.model and twin.lock is not ps.lock
     page.step(twin, *controls)
     assert len(twin.session.records) == 2 and len(ps.session.records) == 1  # independent
-    live = ui.LIVE_STATES["count"]
-    ui._forget(ps)
-    assert ps.session is None and ui.LIVE_STATES["count"] == live - 1
+    live = page.ctx.live_states
+    page.ctx.forget(ps)
+    assert ps.session is None and page.ctx.live_states == live - 1
 
 
 def test_stage_table_accounts_for_the_whole_vocabulary(model_and_tok):
-    page = ui.Page(ui.ModelCache(lambda name: model_and_tok), {"shakespeare": None})
+    page = ui.Page(ui.AppContext.build(lambda name: model_and_tok, {"shakespeare": None}))
     controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams(top_k=5, temperature=0.7, seed=4)),
-                0, 0, 0, ui.MODES[0])
+                0, 0, 0, MODES[0])
     ps = page.load(None, *controls)[0]
     rec = page.step(ps, *controls)[0].session.records[-1]
-    t = ui.stage_table(rec, rows=8)
+    t = figures.stage_table(rec, rows=8)
     assert t["tokens"][t["chosen"]] == rec.token and "" not in t["tokens"]
     for s, st in enumerate(rec.stages):
         alive = ~t["removed"][s]
@@ -448,28 +450,28 @@ def test_inside_view_draws_the_forward_pass_of_the_selected_step(client, model_a
 
 def test_inside_view_is_opt_in(model_and_tok, monkeypatch):
     """A Step never captures intermediates; the view redraws on a new step only while its tab is open."""
-    page = ui.Page(ui.ModelCache(lambda name: model_and_tok), {"shakespeare": None})
+    page = ui.Page(ui.AppContext.build(lambda name: model_and_tok, {"shakespeare": None}))
     drawn = []
-    real = ui.render_inside
-    monkeypatch.setattr(ui, "render_inside", lambda ps, v: drawn.append(v) or real(ps, v))
-    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams()), 0, 0, 0, ui.MODES[0])
+    real = inside_tab.render_inside
+    monkeypatch.setattr(inside_tab, "render_inside", lambda ps, v: drawn.append(v) or real(ps, v))
+    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams()), 0, 0, 0, MODES[0])
     ps = page.load(None, *controls)[0]
     for _ in range(2):
         ps = page.step(ps, *controls)[0]
-    iv = ui.InsideView(page)
+    iv = inside_tab.InsideView(page)
     closed = iv.follow(ps, "shakespeare", PROMPT, True, False, 1, 0, *controls[3:])
     assert not drawn and closed[1] is False and all(isinstance(x, type(gr.skip())) for x in closed[2:])
-    newest = (*controls[3:-4], 1, 0, 0, ui.MODES[0])  # the view slider on step 1, as after the second Step
+    newest = (*controls[3:-4], 1, 0, 0, MODES[0])  # the view slider on step 1, as after the second Step
     opened = iv.follow(ps, "shakespeare", PROMPT, True, True, 1, 0, *newest)
-    assert len(drawn) == 1 and opened[1] is True and len(opened) == 5 + ui.INSIDE_PLOTS
+    assert len(drawn) == 1 and opened[1] is True and len(opened) == 2 + len(inside_tab.OUTPUTS) == 14
     assert drawn[0].layer == 1 and drawn[0].step == 1  # the newest step's input, the chosen layer
 
 
 def test_step_slider_is_rebuilt_only_when_its_range_changes(model_and_tok):
     """A property update costs Gradio a component rebuild per event (~10 ms); the view slider's range
     changes on a Step, not on a re-draw or a head switch, which send only its value."""
-    page = ui.Page(ui.ModelCache(lambda name: model_and_tok), {"shakespeare": None})
-    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams(seed=2)), 0, 0, 0, ui.MODES[0])
+    page = ui.Page(ui.AppContext.build(lambda name: model_and_tok, {"shakespeare": None}))
+    controls = ("shakespeare", PROMPT, True, *ui.params_values(SamplingParams(seed=2)), 0, 0, 0, MODES[0])
     ps = page.load(None, *controls)[0]
     slider = 4  # outputs: state, chips, text, status, slider, ...
     assert page.load(None, *controls)[slider]["maximum"] == 1  # a new state: the slider is set up once
@@ -491,11 +493,12 @@ def test_an_event_returns_only_the_views_it_lists():
     """Outputs outside EVENT_VIEWS[event] are dropped (each gr.skip() costs Gradio a component rebuild);
     a handler that redraws a view its event does not list is a programming error, not a silent loss."""
     skip = gr.skip()
-    full = ("state", *[f"drawn {part}" if part in ("tokens", "next") else skip for part in ui.VIEW_OUTPUTS], "extra")
-    cut = ui.only_views(("tokens", "next", "beam"), lambda *a: full)()
+    every = [v.name for v in ui.PAGE_VIEWS.views for _ in v.outputs]  # each output's view
+    full = ("state", *[f"drawn {part}" if part in ("tokens", "next") else skip for part in every], "extra")
+    cut = ui.PAGE_VIEWS.cut(("tokens", "next", "beam"), lambda *a: full)()
     assert cut == ("state", "drawn tokens", "drawn tokens", "drawn tokens", "drawn tokens", "drawn next", skip, skip,
                    "extra")
     with pytest.raises(RuntimeError, match="outside"):
-        ui.only_views(("tokens",), lambda *a: full)()
+        ui.PAGE_VIEWS.cut(("tokens",), lambda *a: full)()
     for event, parts in ui.EVENT_VIEWS.items():
-        assert set(parts) <= set(ui.PARTS) and hasattr(ui.Page, event), event
+        assert set(parts) <= set(ui.PAGE_VIEWS.names) and hasattr(ui.Page, event), event

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import save_file
 
 from playground import weights
+from playground.checkpoint import safetensors_items
 from playground.weights import (
     GPT2_ENV,
     CheckpointError,
@@ -111,7 +112,7 @@ def test_shape_mismatch_names_file_tensor_and_shapes(saved):
 def test_unknown_tensor_name_is_refused(saved):
     _, folder = saved
     path = folder / "model.safetensors"
-    state = {name: t for name, t in weights._safetensors_items(path)}
+    state = {name: t for name, t in safetensors_items(path)}
     save_file({**state, "transformer.h.7.attn.c_attn.weight": torch.zeros(96, 32)}, str(path))
     with pytest.raises(CheckpointError, match=r"tensor 'transformer\.h\.7\.attn\.c_attn\.weight' has no place"):
         load_model(folder)
@@ -120,7 +121,7 @@ def test_unknown_tensor_name_is_refused(saved):
 def test_missing_tensor_is_named(saved):
     _, folder = saved
     path = folder / "model.safetensors"
-    state = {name: t for name, t in weights._safetensors_items(path) if name != "transformer.ln_f.bias"}
+    state = {name: t for name, t in safetensors_items(path) if name != "transformer.ln_f.bias"}
     save_file(state, str(path))
     with pytest.raises(CheckpointError, match=r"lacks tensor\(s\) transformer\.ln_f\.bias"):
         load_model(folder)
@@ -131,9 +132,9 @@ def test_unknown_model_names_and_missing_folders_are_refused(tmp_path):
         load_model(tmp_path / "nowhere")
     with pytest.raises(CheckpointError, match="no model folder"):
         load_model("./no/such/folder")
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "falcon"}))
     (tmp_path / "model.safetensors").write_bytes(b"")
-    with pytest.raises(CheckpointError, match="model_type is 'llama'"):
+    with pytest.raises(CheckpointError, match="model_type is 'falcon'; supported: 'gpt2', 'llama', 'qwen2', 'mistral'"):
         load_model(tmp_path)
 
 
@@ -162,7 +163,7 @@ def test_gpt2_sharded_weights_with_extra_heads_load(gpt2_folder, caplog):
     of other heads (GPT2DoubleHeadsModel's) are ignored with a warning, mask buffers silently."""
     hf, folder = gpt2_folder
     path = folder / "model.safetensors"
-    state = dict(weights._safetensors_items(path))
+    state = dict(safetensors_items(path))
     names = sorted(state)
     shards = {"model-00001-of-00002.safetensors": names[: len(names) // 2],
               "model-00002-of-00002.safetensors": names[len(names) // 2:]}
@@ -187,7 +188,7 @@ def test_gpt2_sharded_weights_with_extra_heads_load(gpt2_folder, caplog):
 def test_gpt2_duplicate_tensor_is_refused(gpt2_folder):
     _, folder = gpt2_folder
     path = folder / "model.safetensors"
-    state = dict(weights._safetensors_items(path))
+    state = dict(safetensors_items(path))
     save_file({**state, "wpe.weight": state["transformer.wpe.weight"].clone()}, str(path))
     with pytest.raises(CheckpointError, match="is a second copy of transformer.wpe.weight"):
         load_model(folder)
@@ -290,8 +291,11 @@ def test_hub_id_offline_mode_fails_at_once_and_model_choices_says_why(empty_hub,
         load_model("distilgpt2")
     choices = model_choices()
     assert time.perf_counter() - t0 < 2.0
-    assert set(choices) == {"shakespeare", "shakespeare-gqa", "gpt2"}
+    assert set(choices) == {"shakespeare", "shakespeare-gqa", "gpt2", "SmolLM2-135M", "Qwen2.5-0.5B"}
     assert GPT2_ENV in choices["gpt2"] and "HF_HUB_OFFLINE" in choices["gpt2"]
+    for name, repo, env in (("SmolLM2-135M", "HuggingFaceTB/SmolLM2-135M", "PLAYGROUND_SMOLLM2_DIR"),
+                            ("Qwen2.5-0.5B", "Qwen/Qwen2.5-0.5B", "PLAYGROUND_QWEN2_DIR")):
+        assert repo in choices[name] and env in choices[name] and "HF_HUB_OFFLINE" in choices[name]
     for name in ("shakespeare", "shakespeare-gqa"):  # shipped: available exactly when their files are there
         assert (choices[name] is None) == (weights.missing_files(weights.EMBEDDED[name]) == [])
 
@@ -325,7 +329,7 @@ def test_hub_id_loads_from_the_cache_without_network(empty_hub, gpt2_folder, rep
     (repo_dir / "refs").mkdir()
     (repo_dir / "refs" / "main").write_text(sha)
     t0 = time.perf_counter()
-    assert model_choices()["gpt2"] is None
+    assert model_choices(probe_hub=False)["gpt2"] is None  # found without asking the Hub
     model, tok = load_model("gpt2")
     assert time.perf_counter() - t0 < 10.0
     ids = torch.tensor([tok.encode_ids("Now is the winter of our discontent")])
@@ -364,3 +368,55 @@ def test_hub_download_asks_only_for_the_files_it_needs(empty_hub, gpt2_folder, m
     info.siblings = [SimpleNamespace(rfilename="config.json")]
     with pytest.raises(CheckpointError, match="has no model.safetensors or pytorch_model.bin"):
         weights._hub_files("x/y")
+
+
+# -- the config-driven block in our own format; the offered Llama-family models ---------------------
+@torch.no_grad()
+def test_a_llama_style_model_round_trips_in_our_format(tmp_path, small_tokenizer):
+    model = tiny_gpt(norm="rmsnorm", positions="rotary", mlp="swiglu", bias=False, qkv_bias=True,
+                     tie_word_embeddings=False, intermediate_size=48, n_kv_head=1, rope_theta=500.0)
+    save_checkpoint(model, small_tokenizer, tmp_path, dtype=torch.float32)
+    loaded, _ = load_model(tmp_path)
+    assert loaded.config == model.config
+    idx = torch.randint(0, 512, (2, 20))
+    assert torch.equal(loaded(idx).logits, model(idx).logits)
+
+
+def test_a_config_json_without_the_new_fields_loads_as_gpt2(saved):
+    """Files written before the block became configurable (assets/model/config.json) load unchanged."""
+    model, folder = saved
+    data = json.loads((folder / "config.json").read_text())
+    for key in ("norm", "positions", "rope_theta", "mlp", "intermediate_size", "qkv_bias"):
+        data.pop(key)
+    (folder / "config.json").write_text(json.dumps(data))
+    assert load_model(folder)[0].config == model.config
+
+
+def test_model_choices_asks_an_unanswering_hub_once(empty_hub, monkeypatch):
+    asked = []
+
+    def no_answer(self, repo, timeout=None):
+        asked.append(repo)
+        raise TimeoutError("no answer")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", no_answer)
+    choices = model_choices()
+    assert asked == ["openai-community/gpt2"]
+    assert "TimeoutError" in choices["gpt2"]
+    for name in ("SmolLM2-135M", "Qwen2.5-0.5B"):
+        assert "the Hub did not answer a request just before" in choices[name]
+        assert weights.HUB_ALIASES[name] in choices[name] and weights.MODEL_ENVS[weights.HUB_ALIASES[name]] in choices[name]
+
+
+@torch.no_grad()
+def test_an_env_var_makes_an_offered_llama_model_resolve_to_its_folder(empty_hub, small_tokenizer, tmp_path,
+                                                                       monkeypatch):
+    from tests.test_llama_parity import hf_model, write_folder
+
+    hf = hf_model("qwen2-bias-tied", small_tokenizer.vocab_size)
+    folder = write_folder(tmp_path / "qwen", hf, small_tokenizer)
+    monkeypatch.setenv("PLAYGROUND_QWEN2_DIR", str(folder))
+    assert model_choices(probe_hub=False)["Qwen2.5-0.5B"] is None
+    model, tok = load_model("Qwen2.5-0.5B")
+    ids = torch.tensor([tok.encode_ids("Fair is foul, and foul is fair")])
+    assert (model(ids).logits - hf(ids).logits).abs().max() <= 1e-4

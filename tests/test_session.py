@@ -1,4 +1,4 @@
-"""Generation sessions (playground.trace): step/back/resample, the KV-cache toggle, records."""
+"""Generation sessions (playground.session): step/back/resample, the KV-cache toggle, records."""
 from __future__ import annotations
 
 import copy
@@ -13,9 +13,9 @@ import torch
 import playground
 from playground.config import GPTConfig, SamplingParams
 from playground.model import GPT, KVCache
-from playground.trace import (
-    MEASURED_FIELDS, TOP_N, GenerationStopped, Session, StepRecord, complete_text, nbytes,
-)
+from playground.records import MEASURED_FIELDS, StepRecord, nbytes
+from playground.session import TOP_N, GenerationStopped, Session
+from playground.tokenizer import complete_text
 
 GREEDY = SamplingParams(strategy="greedy", max_new_tokens=40)
 SAMPLE = SamplingParams(strategy="sample", temperature=1.3, top_k=50, seed=7, max_new_tokens=40)

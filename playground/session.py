@@ -3,7 +3,7 @@
 The session sits between the model/decoding layers and the UI. It owns the token ids, the
 KV cache and the attention rows seen so far; every ``step()`` returns a ``StepRecord`` made
 only of numpy arrays, ints, floats and strings, so figures can draw it without torch and the
-UI can deep-copy it.
+UI can deep-copy it (the records are in ``playground.records``).
 
 One step = read the tokens the model has not seen yet (the whole prompt at first, then only
 the newest token with the KV cache, or every token again without it), run the sampling
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import pickle
 import time
 from dataclasses import dataclass
 
@@ -42,9 +41,10 @@ import psutil
 import torch
 
 from playground.config import SamplingParams
-from playground.model import GPT, KVCache
+from playground.model import GPT, KVCache, decode, sync
+from playground.records import ComparisonResult, PrefillInfo, StageSummary, StepRecord, nbytes
 from playground.sampling import Pipeline, check_fits, choose, entropy, new_generator, run_pipeline, stop_reason
-from playground.tokenizer import Tokenizer, complete_text  # noqa: F401  (re-exported)
+from playground.tokenizer import Tokenizer
 
 TOP_N = 20  # tokens kept per pipeline stage in a record
 ATTENTION_WINDOW = 256  # keys kept per attention row (default): the page's heatmap shows at most this many positions
@@ -54,110 +54,11 @@ ATTENTION_DTYPE = np.float16  # attention history: weights in 0..1, shown to 3 d
 # 3e11 is ~2,400 positions of GPT-2 small: about 4 s on an idle core of the development machine.
 COMPARE_BUDGET = 3e11
 FORWARD_OVERHEAD = 24
-# record fields that are live measurements, so they differ between two runs of the same step
-MEASURED_FIELDS = ("forward_ms", "step_ms", "rss_bytes", "kv_allocated_bytes")
 _PROCESS = psutil.Process()
 
 
 class GenerationStopped(ValueError):
     """``step()`` after a stop condition (EOS, stop string, max_new_tokens, full context)."""
-
-
-# -- records ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class StageSummary:
-    """What one pipeline stage left: its most likely tokens and what it removed."""
-
-    name: str  # one of sampling.STAGES
-    top_ids: np.ndarray  # (k,) int64, most likely first (k = TOP_N, or V if smaller)
-    top_tokens: tuple[str, ...]  # readable strings of top_ids
-    top_probs: np.ndarray  # (k,) float32 probabilities after this stage
-    top_logits: np.ndarray  # (k,) float32 scores after this stage; -inf where removed
-    removed: int  # tokens this stage removed
-    kept: int  # candidates left after it
-    kept_mass: float  # share of the probability entering this stage that it kept (1 = removed nothing)
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """Everything one step did, as plain data (numpy, ints, floats, strings)."""
-
-    step: int  # 0 = the first generated token
-    position: int  # where the chosen token goes (= number of tokens before it)
-    input_start: int  # first position the forward read (0 at prefill and without the cache)
-    input_ids: np.ndarray  # (T,) int64 ids the forward read: 1 with the cache, all without
-    input_tokens: tuple[str, ...]  # readable strings of input_ids
-    stages: tuple[StageSummary, ...]  # one per sampling.STAGES, in order
-    final_probs: np.ndarray | None  # (V,) float32 sampled distribution; None in older records
-    token_id: int  # the chosen token
-    token: str  # its readable string ("␣the", "<0xF0>")
-    prob: float  # its final probability
-    rank: int  # 0 = most likely in the final distribution
-    greedy: bool  # chosen by argmax (True) or drawn (False)
-    entropy: float  # of the final distribution, in nats
-    stop: str | None  # "eos" | "stop_string" | "max_new_tokens" | "context_full" | None
-    attention: np.ndarray  # (n_layer, n_head, k) float16: the query position-1 over its last k keys, positions
-    #                        position-k..position-1 (k = position, or the session's attention_window if smaller)
-    forward_ms: float  # wall time of model.forward (0 when re-decided from cached logits)
-    step_ms: float  # wall time of the whole step (forward, pipeline, choice, record)
-    tokens_processed: int  # positions the forward read (0 when re-decided from cached logits)
-    kv_cache: bool  # was the KV cache on
-    kv_bytes: int  # measured: numel * element_size of the keys and values in use (0 when off)
-    kv_allocated_bytes: int  # measured: bytes the cache buffers reserve (they grow by doubling)
-    kv_formula_bytes: int  # 2 × layers × batch × kv_heads × positions × head_dim × bytes
-    kv_formula: str  # that formula with this model's numbers
-    rss_bytes: int  # resident memory of the whole process after the step
-    resampled: bool  # re-decided by resample()
-
-    def compact(self) -> "StepRecord":
-        """This record without the full-vocabulary distribution (kept for the newest step only)."""
-        return dataclasses.replace(self, final_probs=None) if self.final_probs is not None else self
-
-
-@dataclass(frozen=True)
-class PrefillInfo:
-    """What reading the unread tokens (the prompt, at first) cost."""
-
-    tokens_processed: int
-    forward_ms: float
-    kv_bytes: int
-    kv_formula_bytes: int
-    kv_formula: str
-    rss_bytes: int
-
-
-@dataclass(frozen=True)
-class ComparisonResult:
-    """Greedy generation of the same tokens with and without the KV cache."""
-
-    prompt_len: int
-    positions: np.ndarray  # (n,) int64: positions read at step i (context length = prompt_len + i)
-    cached_ms: np.ndarray  # (n,) float64 forward time per step with the cache (step 0 = prefill)
-    uncached_ms: np.ndarray  # (n,) float64 forward time per step re-reading every position
-    cached_ids: tuple[int, ...]
-    uncached_ids: tuple[int, ...]
-    same_tokens: bool
-    max_logit_diff: float  # max |logit difference| over steps whose contexts were identical
-    kv_bytes: int  # measured at the end of the cached run
-    kv_formula: str
-
-    @property
-    def speedup(self) -> float:
-        """Total uncached time / total cached time (what the user waits for, prefill included)."""
-        return float(self.uncached_ms.sum() / max(self.cached_ms.sum(), 1e-9))
-
-    @property
-    def decode_speedup(self) -> float:
-        """The same ratio without step 0: there both runs read the whole prompt, so only later
-        steps show what the cache saves (1.0 when there is no later step)."""
-        if len(self.cached_ms) < 2:
-            return 1.0
-        return float(self.uncached_ms[1:].sum() / max(self.cached_ms[1:].sum(), 1e-9))
-
-
-def nbytes(obj) -> int:
-    """Serialized size of plain data (what a record costs to keep or send)."""
-    return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _seed_for(seed: int, position: int) -> int:
@@ -166,11 +67,6 @@ def _seed_for(seed: int, position: int) -> int:
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
     return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFF
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":  # kernels run asynchronously; time them to completion
-        torch.cuda.synchronize(device)
 
 
 @dataclass(frozen=True)
@@ -365,11 +261,11 @@ class Session:
             kv = kv.crop(upto - 1)  # re-read the last position to get its logits back
         start = kv.length if kv is not None else 0
         idx = torch.tensor([self._ids[start:upto]], dtype=torch.long, device=self._device)  # (1, T)
-        _sync(self._device)
+        sync(self._device)
         t0 = time.perf_counter()
         with torch.no_grad():
             out = self.model(idx, past_kv=kv, return_attn=self.capture_attention, use_cache=self.use_kv_cache)
-        _sync(self._device)
+        sync(self._device)
         forward_ms = (time.perf_counter() - t0) * 1e3
         self._kv = out.kv  # None without the cache
         raw = out.logits[0, -1].detach().float().cpu().clone()  # (V,) a copy, not a view of (1, T, V)
@@ -585,20 +481,8 @@ class Session:
         )
 
     def _greedy_run(self, prompt: list[int], n: int, use_cache: bool):
-        ids, times, logits, kv = list(prompt), [], [], None
-        for _ in range(n):
-            inp = ids[-1:] if kv is not None else ids  # with the cache, only the newest token
-            idx = torch.tensor([inp], dtype=torch.long, device=self._device)  # (1, T)
-            _sync(self._device)
-            t0 = time.perf_counter()
-            out = self.model(idx, past_kv=kv, use_cache=use_cache, last_logits_only=True)  # as a generator runs
-            _sync(self._device)
-            times.append((time.perf_counter() - t0) * 1e3)
-            kv = out.kv
-            last = out.logits[0, -1].float().cpu()  # (V,)
-            logits.append(last)
-            ids.append(int(last.argmax()))
-        return ids[len(prompt):], times, logits, kv
+        steps = list(decode(self.model, prompt, n, lambda logits: int(logits.argmax()), use_cache))
+        return [d.token for d in steps], [d.forward_ms for d in steps], [d.logits for d in steps], steps[-1].kv
 
     # -- copying ----------------------------------------------------------------------------------
     def __deepcopy__(self, memo: dict) -> "Session":

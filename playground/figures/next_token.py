@@ -1,0 +1,254 @@
+"""The next token: the decoding pipeline stage by stage, and compared settings side by side.
+
+Beside the figures, their adapters from records (BertViz's ``from_record``): ``stage_table`` and
+``next_token_title`` turn a ``StepRecord`` into ``next_token_stages``'s arguments, ``compare_figure``
+draws the Compare tab's sessions. They only pick fields; the records are duck-typed.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from playground import i18n
+from playground.figures.style import KEPT, REMOVED, CHOSEN, label, _as_array, _check_len, _axis, _figure
+from playground.i18n import t as _t
+from playground.records import StepRecord
+
+MODES = ["probabilities", "logits"]  # what the next-token bars show
+NEXT_ROWS = 10  # tokens drawn per decoding stage
+STAGE_NAMES = {"raw": "raw", "repetition_penalty": "penalty", "temperature": "temperature",
+               "top_k": "top-k", "top_p": "top-p", "min_p": "min-p = final"}
+
+
+# -- the next token ------------------------------------------------------------------------------------
+def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values: np.ndarray, removed: np.ndarray,
+                      chosen: int | None, rest_count: Sequence[int] | None = None, rest_mass: Sequence[float] | None = None,
+                      mode: str = "probs", title: str = "Next token", height: int | None = None,
+                      lang: str = "en") -> go.Figure:
+    """The top tokens as each decoding stage leaves them: one panel per stage, the same rows in each.
+
+    ``values`` (n_stages, N): probability (``mode="probs"``) or logit (``mode="logits"``) of row
+    token j after stage i, NaN where the caller does not know it (a token below that stage's top
+    list: drawn empty, "below top list"); ``removed`` (n_stages, N) bool: removed by that stage or
+    an earlier one (a grey hatched stub labelled "removed"); ``chosen``: the chosen token's row (orange).
+    ``rest_count`` / ``rest_mass`` (n_stages,): candidates not drawn and their total probability,
+    written under each panel ("+ 4,051 more · 3.2 %"), so the whole vocabulary is accounted for.
+    """
+    if mode not in ("probs", "logits"):
+        raise ValueError(f"mode must be 'probs' or 'logits'; got {mode!r}")
+    v = _as_array(values, "values", 2)
+    r = _as_array(removed, "removed", 2, dtype=bool)
+    n_st, N = v.shape
+    if r.shape != v.shape:
+        raise ValueError(f"removed {r.shape} must have the shape of values {v.shape}")
+    if len(stage_labels) != n_st:
+        raise ValueError(f"{len(stage_labels)} stage labels for {n_st} stages")
+    _check_len(tokens, N, "values")
+    if chosen is not None and not 0 <= chosen < N:
+        raise ValueError(f"chosen row {chosen} is outside 0..{N - 1}")
+    for name, seq in (("rest_count", rest_count), ("rest_mass", rest_mass)):
+        if seq is not None and len(seq) != n_st:
+            raise ValueError(f"{name} has {len(seq)} entries for {n_st} stages")
+    unknown = np.isnan(v) & ~r
+    gone_all = r | (~np.isfinite(v) & ~unknown)
+    live = v[~gone_all & ~unknown]
+    if mode == "probs":
+        lo, hi = 0.0, (1.0 if live.size == 0 else min(1.0, float(live.max())) * 1.4)
+    else:
+        lo = min(0.0, float(live.min())) if live.size else 0.0
+        hi = max(0.0, float(live.max())) if live.size else 1.0
+        span = (hi - lo) or 1.0
+        lo, hi = lo - (0.05 * span if lo < 0 else 0.0), hi + 0.45 * span
+    stub = 0.05 * (hi - lo)  # a removed token keeps a short hatched stub, so it stays visible as removed
+    gap = 0.02
+    width = (1 - gap * (n_st - 1)) / n_st
+    y = np.arange(N)
+    labels = [label(t) for t in tokens]
+    data, notes, axes = [], [], {}
+    for i in range(n_st):
+        gone = gone_all[i]
+        colours = np.where(gone, REMOVED, KEPT).astype(object)
+        if chosen is not None and not gone[chosen]:
+            colours[chosen] = CHOSEN
+        if mode == "probs":
+            shown = [f"{p:.1%}" if p >= 0.001 else (f"{p:.2%}" if p >= 0.0001 else "<0.01%") for p in v[i]]
+        else:
+            shown = [f"{p:.2f}" for p in v[i]]
+        text = [_t("fig.removed", lang) if g else (_t("fig.below", lang) if u else s) for g, u, s in zip(gone, unknown[i], shown)]
+        xs = np.where(gone, stub, np.nan_to_num(v[i], nan=0.0, neginf=0.0))
+        bar = dict(type="bar", x=xs, y=y, orientation="h", xaxis="x" if i == 0 else f"x{i + 1}", yaxis="y",
+                   marker=dict(color=list(colours), pattern=dict(shape=["/" if g else "" for g in gone], fgcolor="#777")),
+                   text=text, textposition="outside", cliponaxis=False, textfont=dict(size=14), customdata=labels,
+                   hovertemplate="%{customdata}: %{text}<extra>" + label(stage_labels[i], 30) + "</extra>", showlegend=False)
+        if mode == "logits":
+            bar["base"] = np.where(gone, lo, 0.0)
+            bar["x"] = np.where(gone, stub, np.nan_to_num(v[i], nan=0.0, neginf=0.0))
+        data.append(bar)
+        x0 = i * (width + gap)
+        axes["xaxis" if i == 0 else f"xaxis{i + 1}"] = _axis(domain=[x0, x0 + width], anchor="y", range=[lo, hi],
+                                                          showticklabels=False, showgrid=False, zeroline=True, showline=False)
+        notes.append(dict(text=f"<b>{stage_labels[i]}</b>", xref="paper", yref="paper", y=1.0, yanchor="bottom",
+                          x=x0 + width / 2, showarrow=False, font=dict(size=14)))
+        if rest_count is not None:
+            more = _t("fig.more", lang, n=f"{int(rest_count[i]):,}")
+            if rest_mass is not None and mode == "probs":
+                more += f"<br>{float(rest_mass[i]):.1%}"
+            notes.append(dict(text=more, xref="paper", yref="paper", y=0.0, yanchor="top", yshift=-6, x=x0 + width / 2,
+                              showarrow=False, font=dict(size=14, color="#444")))
+    for name, colour, shape in ((_t("fig.kept", lang), KEPT, ""), (_t("fig.removed", lang), REMOVED, "/"),
+                                (_t("fig.chosen", lang), CHOSEN, "")):
+        data.append(dict(type="bar", x=[None], y=[None], name=name, orientation="h", hoverinfo="skip", showlegend=True,
+                         marker=dict(color=colour, pattern=dict(shape=shape, fgcolor="#777"))))
+    what = _t("fig.bar_prob", lang) if mode == "probs" else _t("fig.bar_logit", lang)
+    return _figure(
+        data, title, height or 215 + 30 * N, margin=dict(l=130, r=50, t=115, b=100), annotations=notes,
+        barmode="overlay", bargap=0.25, **axes,
+        legend=dict(orientation="h", x=1, xanchor="right", y=0, yref="container", yanchor="bottom", font=dict(size=14),
+                    title=dict(text=_t("fig.bar_is", lang, what=what))),
+        yaxis=_axis(tickmode="array", tickvals=y, ticktext=labels, autorange="reversed", showgrid=False, zeroline=False,
+                    tickfont=dict(size=15, family="'DejaVu Sans Mono', 'WenQuanYi Micro Hei', monospace")),
+    )
+
+
+
+# -- compare ---------------------------------------------------------------------------------------------
+def compare_distributions(panels: Sequence[dict], rows: int = 8, height: int | None = None,
+                          lang: str = "en") -> go.Figure:
+    """Side-by-side next-token distributions, one panel per compared setting.
+
+    Each panel: ``side`` ("A"), ``settings`` (a short text), ``tokens`` (its top tokens, likeliest
+    first), ``probs`` (their final probabilities), ``chosen`` (index of the chosen token in
+    ``tokens`` or None), ``kept`` (tokens left after the filters), ``vocab``, ``entropy`` (nats).
+    Up to 3 panels sit in one row; 4 in a 2 × 2 grid.
+    """
+    n = len(panels)
+    if not 1 <= n <= 4:
+        raise ValueError(f"compare 1 to 4 panels; got {n}")
+    cols = n if n <= 3 else 2
+    nrows = 1 if n <= 3 else 2
+    gap_x, gap_y = 0.16 if cols > 1 else 0.0, 0.24
+    width = (1 - gap_x * (cols - 1)) / cols
+    hgt = (1 - gap_y * (nrows - 1)) / nrows
+    data, notes, axes = [], [], {}
+    for k, pnl in enumerate(panels):
+        probs = _as_array(pnl["probs"], f"panels[{k}].probs", 1)[:rows]
+        toks = list(pnl["tokens"])[:rows]
+        _check_len(toks, len(probs), f"panels[{k}].probs")
+        r, c = divmod(k, cols)
+        x0 = c * (width + gap_x)
+        y1 = 1 - r * (hgt + gap_y)
+        xa, ya = ("x", "y") if k == 0 else (f"x{k + 1}", f"y{k + 1}")
+        colours = [CHOSEN if pnl.get("chosen") == i else KEPT for i in range(len(toks))]
+        names = [f"{i + 1}. {label(t, 12)}" for i, t in enumerate(toks)]
+        data.append(dict(type="bar", x=probs, y=names, orientation="h", xaxis=xa, yaxis=ya, marker=dict(color=colours),
+                         text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False,
+                         textfont=dict(size=14), showlegend=False, hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+        axes["xaxis" if k == 0 else f"xaxis{k + 1}"] = _axis(domain=[max(0.0, round(x0, 6)), min(1.0, round(x0 + width, 6))],
+                                                          anchor=ya, range=[0, 1.2], tickvals=[0, 0.25, 0.5, 0.75, 1],
+                                                          tickformat=".0%", showgrid=True)
+        axes["yaxis" if k == 0 else f"yaxis{k + 1}"] = _axis(
+            domain=[max(0.0, round(y1 - hgt, 6)), min(1.0, round(y1, 6))], anchor=xa, autorange=False, showgrid=False,
+            type="category", range=[rows - 0.5, -0.5],
+            tickfont=dict(size=14, family="'DejaVu Sans Mono', 'WenQuanYi Micro Hei', monospace"))
+        notes.append(dict(text=_t("fig.cmp_panel", lang, side=pnl["side"], settings=pnl["settings"],
+                                  kept=int(pnl["kept"]), vocab=int(pnl["vocab"]), entropy=float(pnl["entropy"])),
+                          xref="paper", yref="paper", x=x0, y=y1, xanchor="left", yanchor="bottom", yshift=4,
+                          align="left", showarrow=False, font=dict(size=14)))
+    per_row = 60 + 30 * rows
+    return _figure(data, _t("fig.cmp_title", lang), height or 140 + nrows * (per_row + 60),
+                   margin=dict(l=20, r=20, t=140, b=40), annotations=notes, **axes)
+
+
+# -- records -> figures (picking fields, no computing) -----------------------------------------------
+def stage_table(rec: StepRecord, rows: int = NEXT_ROWS, mode: str = "probabilities", lang: str = "en") -> dict:
+    """The arguments of ``next_token_stages`` for one record.
+
+    Rows: the final stage's likeliest tokens, topped up with the raw stage's, the chosen token
+    always included; ordered by the raw ranking so a bar keeps its row across stages.
+    """
+    raw, final = rec.stages[0], rec.stages[-1]
+    ids: list[int] = []
+    for i, lg in zip(final.top_ids.tolist(), final.top_logits.tolist()):
+        if np.isfinite(lg) and len(ids) < rows:
+            ids.append(i)
+    for i in raw.top_ids.tolist():
+        if len(ids) >= rows:
+            break
+        if i not in ids:
+            ids.append(i)
+    if rec.token_id not in ids:
+        ids[-1] = rec.token_id
+    raw_rank = {i: r for r, i in enumerate(raw.top_ids.tolist())}
+    ids.sort(key=lambda i: raw_rank.get(i, len(raw_rank)))
+    n_st, N = len(rec.stages), len(ids)
+    values = np.full((n_st, N), np.nan)
+    removed = np.zeros((n_st, N), dtype=bool)
+    rest_count, rest_mass = [], []
+    tokens = [rec.token if i == rec.token_id else "" for i in ids]  # others are named by the stage lists
+    for s, st in enumerate(rec.stages):
+        where = {i: k for k, i in enumerate(st.top_ids.tolist())}
+        complete = st.kept < len(st.top_ids)  # every surviving token is in this stage's list
+        for j, i in enumerate(ids):
+            k = where.get(i)
+            if k is not None:
+                tokens[j] = st.top_tokens[k]
+                lg = float(st.top_logits[k])
+                removed[s, j] = not np.isfinite(lg)
+                values[s, j] = float(st.top_probs[k]) if mode == MODES[0] else lg
+            elif complete:
+                removed[s, j] = True
+            elif s == n_st - 1 and i == rec.token_id and mode == MODES[0]:
+                values[s, j] = rec.prob  # a token drawn from far down the list: its final probability is known
+            # else: alive but below this stage's top list; NaN draws as "below top list"
+        alive = ~removed[s]
+        rest_count.append(max(0, st.kept - int(alive.sum())))
+        shown = [float(st.top_probs[where[i]]) for j, i in enumerate(ids) if alive[j] and i in where]
+        if s == n_st - 1 and rec.token_id not in where:
+            shown.append(rec.prob)
+        rest_mass.append(max(0.0, 1.0 - sum(shown)))
+    labels = []
+    for st in rec.stages:
+        name = i18n.t(f"stage.{st.name}", lang) if f"stage.{st.name}" in i18n.STRINGS else STAGE_NAMES.get(st.name, st.name)
+        labels.append(f"{name} −{st.removed:,}" if st.removed else name)
+    return dict(stage_labels=labels, tokens=tokens, values=values, removed=removed, chosen=ids.index(rec.token_id),
+                rest_count=rest_count, rest_mass=rest_mass, mode="probs" if mode == MODES[0] else "logits")
+
+
+def next_token_title(rec: StepRecord, vocab: int, lang: str = "en") -> str:
+    """The next-token figure's title for one record: the token, how it was chosen, its probability and rank."""
+    how = i18n.t("fig.how_greedy" if rec.greedy else "fig.how_sampled", lang)
+    again = i18n.t("fig.again", lang) if rec.resampled else ""
+    return i18n.t("fig.step_title", lang, step=rec.step, token=label(rec.token, 24), how=how,
+                  p=f"{rec.prob:.1%}", rank=rec.rank + 1, vocab=f"{vocab:,}", entropy=f"{rec.entropy:.2f}", again=again)
+
+
+def side_settings(side, lang: str) -> str:
+    """A column's settings (a ``lessons.Side``) as plain text (its prompt quoted, cut): the figure and the
+    table each escape it."""
+    bits = [i18n.t("cmp_greedy", lang) if side.temperature == 0 else f"T = {side.temperature:g}"]
+    if side.top_k:
+        bits.append(f"top-k {side.top_k}")
+    if side.top_p < 1:
+        bits.append(f"top-p {side.top_p:g}")
+    if side.repetition_penalty != 1:
+        bits.append(f"{i18n.t('cmp_penalty', lang)} {side.repetition_penalty:g}")
+    if side.prompt:
+        bits.append(f"“{side.prompt if len(side.prompt) <= 18 else side.prompt[:17] + '…'}”")
+    return " · ".join(bits)
+
+
+def compare_figure(runs: list, lang: str) -> go.Figure:
+    """runs: (letter, Side, Session, vocab) of each column -> the side-by-side figure."""
+    panels = []
+    for letter, side, s, vocab in runs:
+        rec = s.records[0]
+        st = rec.stages[-1]
+        n = max(1, min(8, st.kept))  # the tokens this setting kept (a filter that keeps 2 shows 2 bars)
+        ids = st.top_ids.tolist()[:n]
+        panels.append(dict(side=letter, settings=label(side_settings(side, lang), 200),
+                           tokens=list(st.top_tokens)[:n],
+                           probs=st.top_probs[:n], chosen=ids.index(rec.token_id) if rec.token_id in ids else None,
+                           kept=st.kept, vocab=vocab, entropy=rec.entropy))
+    return compare_distributions(panels, lang=lang)

@@ -1,0 +1,4 @@
+(on) => {
+  document.documentElement.classList.toggle('projector', !!on);
+  setTimeout(() => window.dispatchEvent(new Event('resize')), 50);
+}
