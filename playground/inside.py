@@ -165,6 +165,19 @@ class Walkthrough:
 
 
 @torch.no_grad()
+def head_scores(model: GPT, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Every head's raw scores QKᵀ/√d and attention weights over ``ids``, from one captured pass:
+    (scores (L, H, T, T), weights (L, H, T, T)). The causal-mask view draws any head from these."""
+    if not ids:
+        raise ValueError("the scores need at least one token")
+    c = model(torch.tensor([ids]), use_cache=False, capture=True).captured
+    heads = [[c.head(l, h) for h in range(model.config.n_head)] for l in range(model.config.n_layer)]
+    scores = np.stack([[hd["scores"].float().numpy() for hd in row] for row in heads])  # (L, H, T, T)
+    weights = np.stack([[hd["pattern"].float().numpy() for hd in row] for row in heads])  # (L, H, T, T)
+    return scores, weights
+
+
+@torch.no_grad()
 def walkthrough(model: GPT, tokenizer: Tokenizer, ids: list[int], layer: int, head: int,
                 next_id: int | None = None, top: int = 10, lens_positions: int | None = None) -> Walkthrough:
     """Run ``ids`` once with capture and keep what the views need for ``layer``/``head``.

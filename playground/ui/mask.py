@@ -14,16 +14,21 @@ MASK_TOKENS = 8  # positions drawn in the causal-mask view (numbers fit in the c
 
 
 def render_mask(ps: PageState, v: Selection):
-    """Scores, masked scores and weights of the first MASK_TOKENS positions (cached: they rarely change)."""
-    from playground.inside import walkthrough
+    """Scores, masked scores and weights of the first MASK_TOKENS positions. One captured pass gives every
+    head's (kept per text), so switching heads only redraws; the figure is kept until the view changes."""
+    from playground.inside import head_scores
 
     s = ps.session
     ids = tuple(s.ids[:MASK_TOKENS])
-    key = (ps.model_name, ids, v.layer, v.head, ps.lang)
+    if ps.mask_scores is None or ps.mask_scores[0] != (ps.model_name, ids):
+        ps.mask_scores = ((ps.model_name, ids), *head_scores(s.model, list(ids)))
+        ps.mask_key = None
+    key = (ps.model_name, ids, v.layer, v.head, ps.lang, len(s.ids))
     if ps.mask_key != key:
-        w = walkthrough(s.model, s.tokenizer, list(ids), v.layer, v.head)
-        ps.mask_fig = figures.causal_mask_panels(w.tokens, w.stages["pattern"], w.stages["scores"], v.layer, v.head,
-                                                 max_tokens=MASK_TOKENS, total=len(s.ids), lang=ps.lang)
+        _, scores, weights = ps.mask_scores
+        tokens = [s.tokenizer.token_str(i) for i in ids]
+        ps.mask_fig = figures.causal_mask_panels(tokens, weights[v.layer, v.head], scores[v.layer, v.head], v.layer,
+                                                 v.head, max_tokens=MASK_TOKENS, total=len(s.ids), lang=ps.lang)
         ps.mask_key = key
     return ps.mask_fig
 

@@ -80,6 +80,7 @@ class PageState:
     beam: object | None = None  # playground.beam.BeamResult of the last beam search
     mask_key: tuple | None = None  # (ids, layer, head) the cached mask figure was drawn for
     mask_fig: object | None = None
+    mask_scores: tuple | None = None  # ((model, ids), scores (L, H, T, T), weights (L, H, T, T)) of the mask view
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     own_models: OwnModels = field(default_factory=OwnModels, repr=False)  # the train view's models of this tab
     lang: str = "en"  # the page's language (classroom mode): figures and status lines are drawn in it
@@ -125,7 +126,7 @@ def free_state(state: PageState) -> None:
     """Drop a session's records and KV cache. What is left (the language, the lesson, ``gone``) is small:
     ``SessionHolder`` keeps it so the tab's next event can say what happened."""
     state.session = None  # type: ignore[assignment]
-    state.beam = state.mask_fig = None
+    state.beam = state.mask_fig = state.mask_scores = None
     state.redraws = {}  # the figures go, the lesson stays
     state.own_models.stop.set()  # a training still running for a closed tab stops at its next step
     state.own_models.models.clear()
