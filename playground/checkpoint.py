@@ -28,7 +28,6 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable or does not fit its config."""
 
 
-
 def assemble(config: GPTConfig, items: Iterable[tuple[str, torch.Tensor, bool, str]], source: str) -> GPT:
     """Build a GPT from (our name, tensor, transpose?, where) items without a second copy.
 
@@ -145,9 +144,9 @@ def read_json(path: Path) -> dict:
     return data
 
 
-def read_tokenizer(path: Path) -> Tokenizer:
+def read_tokenizer(path: Path, eos_id: int | None = None) -> Tokenizer:
     try:
-        return Tokenizer.from_file(path)
+        return Tokenizer.from_file(path, eos_id)
     except Exception as e:  # tokenizers raises plain Exception subclasses
         raise CheckpointError(f"{path} cannot be read ({e})") from e
 

@@ -126,6 +126,8 @@ def llama_config(data: dict, path: str | Path = "config.json") -> GPTConfig:
         raise CheckpointError(f"{path}: architectures is {data['architectures']!r}; only {arch} loads for "
                               f"model_type {model_type!r} (a causal language model)")
     rope = data.get("rope_parameters") or data.get("rope_scaling") or {}
+    if not isinstance(rope, dict):
+        raise CheckpointError(f"{path}: rope_parameters / rope_scaling must be an object, got {rope!r}")
     rope_type = rope.get("rope_type", rope.get("type", "default"))
     unsupported = {
         "rope scaling": (rope_type, rope_type != "default"),
@@ -171,14 +173,13 @@ def llama_config(data: dict, path: str | Path = "config.json") -> GPTConfig:
 def load_llama(folder: str | Path) -> tuple[GPT, Tokenizer]:
     """Load a Llama-family folder in Hugging Face layout (config.json, safetensors or .bin, tokenizer.json)."""
     folder = Path(folder)
-    require(folder, ("config.json",))
+    require(folder, ("config.json", "tokenizer.json"))
     data = read_json(folder / "config.json")
     config = llama_config(data, folder / "config.json")
     files = weight_files(folder)
     model = assemble(config, _llama_items(files, config), ", ".join(str(f) for f in files))
-    require(folder, ("tokenizer.json",))
-    eos = data.get("eos_token_id")
-    tokenizer = Tokenizer(read_tokenizer(folder / "tokenizer.json").hf, eos_id=eos[0] if isinstance(eos, list) else eos)
+    eos = data.get("eos_token_id")  # an id, or a list of them (the first ends a text here)
+    tokenizer = read_tokenizer(folder / "tokenizer.json", eos[0] if isinstance(eos, list) else eos)
     if tokenizer.vocab_size > config.vocab_size:
         raise CheckpointError(f"{folder}: the tokenizer has {tokenizer.vocab_size} tokens but the model only "
                               f"{config.vocab_size} embeddings (config.json vocab_size)")

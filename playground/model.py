@@ -366,8 +366,7 @@ class GPT(nn.Module):
         and the LM head is the largest matrix (V x C) of a small GPT.
 
         ``capture=True`` (opt-in; it costs memory and the fused attention) also returns every
-        intermediate the pass used, as an ``ActivationCache`` named as TransformerLens does
-        (the list is at the top of ``playground.taps``).
+        intermediate the pass used, as an ``ActivationCache`` (names as TransformerLens's: ``playground.taps``).
         """
         B, T = idx.shape
         L = past_kv.length if past_kv is not None else 0

@@ -162,6 +162,10 @@ class Session:
         return tuple(self._records)
 
     @property
+    def last_logits(self) -> np.ndarray | None:  # (V,) float32 copy, the newest step's; None after back()
+        return None if self._last_read is None else self._last_read.raw.numpy().copy()
+
+    @property
     def stop(self) -> str | None:
         """Why generation has stopped, or None while it can go on."""
         return self._records[-1].stop if self._records else None

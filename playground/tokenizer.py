@@ -11,7 +11,6 @@ decoder strips it), so there ``decode(encode(t)) == " " + t``. Added tokens ("<|
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,8 +96,7 @@ class Tokenizer:
         self.hf = hf
         self.vocab_size = hf.get_vocab_size()
         self.eos_id = hf.token_to_id(EOS) if eos_id is None else eos_id
-        decoder = json.loads(hf.to_str()).get("decoder") or {}
-        byte_level = decoder.get("type") == "ByteLevel"
+        byte_level = isinstance(hf.decoder, decoders.ByteLevel)
         added = {t.content for t in hf.get_added_tokens_decoder().values()} | {EOS}
         # each id's raw bytes, for readable strings and incremental decoding
         self._bytes: list[bytes] = [b""] * self.vocab_size
@@ -122,8 +120,8 @@ class Tokenizer:
         return cls(hf)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "Tokenizer":
-        return cls(HFTokenizer.from_file(str(path)))
+    def from_file(cls, path: str | Path, eos_id: int | None = None) -> "Tokenizer":
+        return cls(HFTokenizer.from_file(str(path)), eos_id)
 
     def save(self, path: str | Path) -> None:
         self.hf.save(str(path))

@@ -8,7 +8,6 @@ A name is an embedded model, a folder, or a Hub id taken from the Hugging Face c
 """
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -29,8 +28,6 @@ from playground.corpus import ASSETS
 from playground.hf_formats import LLAMA_FAMILY, gpt2_config, llama_config, load_gpt2, load_llama  # noqa: F401
 from playground.model import GPT
 from playground.tokenizer import Tokenizer
-
-log = logging.getLogger(__name__)
 
 # shipped with the app: the default, and its grouped-query twin (8 query heads share 2 key/value heads;
 # same corpus and tokenizer) that makes the KV-cache saving of GQA measurable
@@ -54,7 +51,6 @@ MODEL_ENVS = {
     "Qwen/Qwen2.5-0.5B": "PLAYGROUND_QWEN2_DIR",
 }
 HUB_TIMEOUT_S = 5.0  # one metadata request decides whether the Hub is reachable
-
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt")
 
 

@@ -38,3 +38,16 @@ def test_switching_heads_redraws_without_a_forward_pass(small_tokenizer):
     render_mask(ps, Selection(0, 1, 3, "probabilities"))
     assert len(calls) == 2  # the Step's own forward, none for the mask
     assert len(ps.mask_scores[0][1]) == MASK_TOKENS
+
+
+def test_a_modern_block_gets_a_note_in_the_inside_tab_and_the_mask_view_still_draws(small_tokenizer):
+    """A rotary / RMSNorm / SwiGLU model (Llama-style) loaded into the page: the Inside tab says it does not draw
+    that block yet (instead of failing), and the mask view, built on head_scores, draws it."""
+    from playground.ui.inside import PLOTS, render_inside
+
+    model = tiny_gpt(n_layer=2, n_head=4, n_embd=32, n_kv_head=2, norm="rmsnorm", positions="rotary", mlp="swiglu")
+    ps = PageState("llama-ish", Session(model, small_tokenizer, "ROMEO: But soft", SamplingParams(seed=1)))
+    ps.session.step()
+    note, *figs = render_inside(ps, Selection(0, 1, 2, "probabilities"))
+    assert "modern block" in note and "rmsnorm" in note and len(figs) == len(PLOTS)
+    assert render_mask(ps, Selection(0, 1, 2, "probabilities")).data  # drawn from the model's own scores

@@ -38,8 +38,8 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], layer: int, he
     # tokens without a per-cell string matrix (S² strings would cost more than the chart)
     names = [f"{first + i} {label(t, 24)}" for i, t in enumerate(tokens)]
     trace = dict(type="heatmap", z=w, x=names, y=names, zmin=0.0, zmax=1.0, colorscale=WEIGHT_SCALE,
-                 colorbar=dict(title=dict(text="weight"), thickness=16),
-                 hovertemplate="query %{y} → key %{x}<br>weight %{z:.3f}<extra></extra>")
+                 colorbar=dict(title=dict(text=_t("fig.weight", lang)), thickness=16),
+                 hovertemplate=_t("fig.attn_hover", lang))
     if S <= 40:
         trace.update(xgap=1, ygap=1)
     every = max(1, math.ceil(S / 40))
@@ -106,9 +106,8 @@ def attention_overview(attn: np.ndarray, tokens: Sequence[str], selected: tuple[
     total = max(S, total or S)
     shown = _t("fig.all_positions", lang, S=S) if W == total else _t("fig.last_positions", lang, W=W, total=total)
     trace = dict(type="heatmap", z=z, customdata=cd, zmin=0.0, zmax=1.0, colorscale=WEIGHT_SCALE, hoverongaps=False,
-                 colorbar=dict(title=dict(text="weight"), thickness=16),
-                 hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>weight %{z:.3f}"
-                               "<br>click: open this head<extra></extra>")
+                 colorbar=dict(title=dict(text=_t("fig.weight", lang)), thickness=16),
+                 hovertemplate=_t("fig.overview_hover", lang))
     return _figure(
         [trace], _t("fig.overview_title", lang, L=L, H=H, shown=shown),
         height or int(np.clip(130 + L * min(200, 800 / H), 360, 760)), margin=dict(l=90, r=30, t=100, b=20),
@@ -163,7 +162,7 @@ def causal_mask_panels(tokens: Sequence[str], weights: np.ndarray, scores: np.nd
 
     data = [panel(0, z=visible, zmin=0, zmax=1, colorscale=MASK_SCALE, showscale=False,
                   text=[["1" if v else "0" for v in row] for row in visible], **cell_text,
-                  hovertemplate="%{customdata}<br>mask %{z:.0f}<extra></extra>")]
+                  hovertemplate=_t("fig.mask_hover", lang))]
     notes = []
     if scores is not None:
         s = scores[:n, :n]
@@ -173,18 +172,18 @@ def causal_mask_panels(tokens: Sequence[str], weights: np.ndarray, scores: np.nd
         masked = np.where(visible > 0, s, np.nan)
         common = dict(zmin=-lim, zmax=lim, colorscale=SCORE_SCALE)
         data.append(panel(1, z=s, **common, text=[[fmt.format(v) for v in row] for row in s], **cell_text,
-                          hovertemplate="%{customdata}<br>score %{z:.3f}<extra></extra>", colorbar=colorbar(1)))
+                          hovertemplate=_t("fig.score_hover", lang), colorbar=colorbar(1)))
         masked_text = [[(fmt.format(v) if show_text else "") if np.isfinite(v) else NEG_INF for v in row] for row in masked]
         data.append(panel(2, z=masked, **common, showscale=False, text=masked_text, texttemplate="%{text}",
                           textfont=dict(size=14), hoverongaps=False,
-                          hovertemplate="%{customdata}<br>masked score %{z:.3f}<extra></extra>"))
+                          hovertemplate=_t("fig.masked_hover", lang)))
     else:
         for k in (1, 2):
-            notes.append(dict(text="scores not available<br>for this model", xref="paper", yref="paper",
+            notes.append(dict(text=_t("fig.no_scores", lang), xref="paper", yref="paper",
                               x=sum(cols[k % 2]) / 2, y=sum(rows[k // 2]) / 2, showarrow=False,
                               font=dict(size=15, color="#777")))
     data.append(panel(3, z=w, zmin=0.0, zmax=1.0, colorscale=WEIGHT_SCALE, text=[[f"{v:.2f}" for v in row] for row in w],
-                      **cell_text, hovertemplate="%{customdata}<br>weight %{z:.3f}<extra></extra>",
+                      **cell_text, hovertemplate=_t("fig.weight_hover", lang),
                       colorbar=colorbar(3)))
     titles = [_t("fig.mask_p1", lang), _t("fig.mask_p2", lang), _t("fig.mask_p3", lang, neg=NEG_INF), _t("fig.mask_p4", lang)]
     ticks = _ticks(toks)
@@ -223,7 +222,7 @@ def leak_check(tokens: Sequence[str], changed_at: int, new_token: str, before: n
         raise ValueError(f"changed_at {changed_at} is outside 0..{T - 1}")
     x = np.arange(T)
     diff_text = ["Δ 0" if v == 0 else f"Δ {v:.0e}" for v in d] if T <= 16 else None  # labels only while they fit
-    hover = "position %{x}<br>p = %{y:.4f}<br>max |Δp| over the vocabulary = %{customdata:.2e}<extra>%{fullData.name}</extra>"
+    hover = _t("fig.leak_hover", lang)
     data = [
         dict(type="bar", x=x, y=b, name=_t("fig.leak_before", lang), marker=dict(color=KEPT), customdata=d, hovertemplate=hover),
         dict(type="bar", x=x, y=a, name=_t("fig.leak_after", lang, at=changed_at), marker=dict(color=CHOSEN), text=diff_text,

@@ -58,19 +58,19 @@ def beam_tree(nodes: Sequence, labels: Sequence[str], best_path: Sequence[int] =
             for (b, kept), (xs, ys) in sorted(segments.items())]
     path = [pos[i] for i in best_path if i in pos]
     if len(path) > 1:
-        data.append(dict(type="scatter", x=[p[0] for p in path], y=[p[1] for p in path], mode="lines", name="best hypothesis",
+        data.append(dict(type="scatter", x=[p[0] for p in path], y=[p[1] for p in path], mode="lines", name=_t("fig.beam_best", lang),
                          line=dict(color=CHOSEN, width=8), opacity=0.45, hoverinfo="skip"))
     best = set(best_path)
     for kind, pick, symbol, size, colour in (
-        ("kept", lambda n: n.kept and not n.finished, "circle", 14, KEPT),
-        ("pruned", lambda n: not n.kept and not n.finished, "circle-open", 10, "#999999"),
-        ("finished", lambda n: n.finished, "star", 20, CHOSEN),
+        (_t("fig.beam_kept", lang), lambda n: n.kept and not n.finished, "circle", 14, KEPT),
+        (_t("fig.beam_pruned", lang), lambda n: not n.kept and not n.finished, "circle-open", 10, "#999999"),
+        (_t("fig.beam_finished", lang), lambda n: n.finished, "star", 20, CHOSEN),
     ):
         group = [n for n in shown if n.parent is not None and pick(n)]
         if not group:
             continue
-        hover = [f"{label(labels[n.node_id], 30)}<br>log p = {n.logprob:.3f}<br>cumulative = {n.cum_logprob:.3f}"
-                 + (f"<br>score = {n.score:.3f} = {n.cum_logprob:.2f} / {n.step + 1}^{length_penalty:g}"
+        hover = [_t("fig.beam_hover", lang, token=label(labels[n.node_id], 30), lp=f"{n.logprob:.3f}", cum=f"{n.cum_logprob:.3f}")
+                 + (_t("fig.beam_score", lang, score=f"{n.score:.3f}", cum=f"{n.cum_logprob:.2f}", n=n.step + 1, a=f"{length_penalty:g}")
                     if n.finished and n.score is not None else "") for n in group]
         data.append(dict(
             type="scatter", mode="markers+text", name=kind, x=[pos[n.node_id][0] for n in group],
@@ -84,10 +84,10 @@ def beam_tree(nodes: Sequence, labels: Sequence[str], best_path: Sequence[int] =
     root_x, root_y = pos[nodes[0].node_id]
     data.append(dict(type="scatter", x=[root_x], y=[root_y], mode="markers+text", text=[label(labels[0], 12)],
                      textposition="bottom center", marker=dict(size=16, color="#333", symbol="square"), showlegend=False,
-                     hoverinfo="text", hovertext=["the prompt"]))
+                     hoverinfo="text", hovertext=[_t("fig.beam_prompt", lang)]))
     data.append(dict(type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                      marker=dict(colorscale=BEAM_SCALE, cmin=lo, cmax=0.0, color=[lo], showscale=True,
-                                 colorbar=dict(title=dict(text="edge log p"), thickness=16))))
+                                 colorbar=dict(title=dict(text=_t("fig.beam_edge", lang)), thickness=16))))
     n_steps = max(by_step, default=-1) + 1
     total = max((n.step for n in nodes), default=-1) + 1
     more = _t("fig.beam_more", lang, n=n_steps, total=total) if n_steps < total else ""
@@ -108,6 +108,6 @@ def beam_figure(beam_result, token_str: Callable[[int], str], length_penalty: fl
     b = beam_result
     if b is None:
         return placeholder(_t("fig.press_beam", lang), 400)
-    labels = ["prompt"] + [token_str(n.token_id) for n in b.nodes[1:]]
+    labels = [_t("fig.beam_root", lang)] + [token_str(n.token_id) for n in b.nodes[1:]]
     best = [n.node_id for n in b.path(b.best.node_id)] if b.hypotheses else []
     return beam_tree(b.nodes, labels, [0] + best, length_penalty=length_penalty, lang=lang)

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from playground.figures.style import (
     WEIGHT_SCALE, SCORE_SCALE, KEPT, CHOSEN, label, _as_array, _check_len, _ticks, _axis, _axis_title, _figure,
 )
-from playground.i18n import t as _t
+from playground.i18n import STRINGS, t as _t
 from playground.units import fmt_bytes
 
 
@@ -109,10 +109,10 @@ def stage_panels(panels: Sequence[dict], tokens: Sequence[str], title: str, max_
             lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
             scale = dict(zmin=-lim, zmax=lim, colorscale=SCORE_SCALE) if lim > 0 else dict(colorscale=SCORE_SCALE)
         xa = "x" if k == 0 else f"x{k + 1}"
-        what = "key %{x}" if keys else f"{p.get('dim', 'dim')} %{{x}}"
+        what = _t("in.key_x", lang) if keys else f"{p.get('dim', 'dim')} %{{x}}"
         data.append(dict(type="heatmap", x=x, y=np.arange(start, T), z=z, xaxis=xa, yaxis="y", showscale=False,
                          hoverongaps=False, **scale,
-                         hovertemplate=f"{label(p['name'], 40)}<br>position %{{y}} · {what}<br>%{{z:.4f}}<extra></extra>"))
+                         hovertemplate=_t("in.panel_hover", lang, name=label(p["name"], 40), what=what)))
         shape = f"(T={T}, {'T' if keys else p.get('dim', 'N')}={N})"
         cut = ""
         if not keys and N > max_cols:
@@ -232,8 +232,9 @@ def logit_lens(layer_names: Sequence[str], tokens: Sequence[str], top_tokens: Se
     cols = range(start, T)
     text = [[f"{label(top_tokens[l][t - first], 8)}<br><span style='font-size:11px'>{gp[l, t - first]:.2f}</span>"
              for t in cols] for l in range(L1)]  # the guess, and below it p(the token that came next)
-    hover = [[f"{layer_names[l]} · position {t} “{label(tokens[t], 20)}”<br>top guess “{label(top_tokens[l][t - first], 20)}” "
-              f"p = {tp[l, t - first]:.3f}<br>came next: “{label(target_tokens[t - first], 20)}” p = {gp[l, t - first]:.3f}"
+    hover = [[_t("in.lens_hover", lang, layer=layer_names[l], t=t, tok=label(tokens[t], 20),
+                 guess=label(top_tokens[l][t - first], 20), p=f"{tp[l, t - first]:.3f}",
+                 next=label(target_tokens[t - first], 20), q=f"{gp[l, t - first]:.3f}")
               for t in cols] for l in range(L1)]
     y = np.arange(L1)
     data = [dict(type="heatmap", z=tp[:, start - first:], x=np.arange(start, T), y=y, text=text, texttemplate="%{text}",
@@ -242,10 +243,10 @@ def logit_lens(layer_names: Sequence[str], tokens: Sequence[str], top_tokens: Se
                  colorbar=dict(title=dict(text="p", side="top"), thickness=14, x=0.71, len=0.9)),
             dict(type="scatter", x=rn[:, -1], y=y, xaxis="x2", mode="lines+markers", name=_t("in.last_position", lang),
                  line=dict(color=CHOSEN, width=3), marker=dict(size=9),
-                 hovertemplate="%{y}: ‖x‖ = %{x:.2f}<extra>last position</extra>"),
+                 hovertemplate=_t("in.norm_hover", lang, which=_t("in.last_position", lang))),
             dict(type="scatter", x=rn.mean(axis=1), y=y, xaxis="x2", mode="lines+markers", name=_t("in.mean_positions", lang),
                  line=dict(color=KEPT, width=2, dash="dot"), marker=dict(size=7),
-                 hovertemplate="%{y}: ‖x‖ = %{x:.2f}<extra>mean</extra>")]
+                 hovertemplate=_t("in.norm_hover", lang, which=_t("in.mean_positions", lang)))]
     shown = _t("in.all_pos", lang, T=T) if start == 0 else _t("in.last_pos", lang, rows=T - start, T=T)
     xt = [f"{label(tokens[t], 8)}<br>→{label(target_tokens[t - first], 8)}" for t in cols]
     return _figure(
@@ -271,13 +272,14 @@ def param_counts(components: dict[str, int], total: int, total_untied: int, tied
     text = [f"{c:,} ({c / max(1, total):.1%})" for c in counts]
     if tied and "head" in components:
         text[names.index("head")] = _t("in.tied_head", lang)
-    data = [dict(type="bar", x=counts, y=names, orientation="h", text=text, textposition="outside",
+    shown = [_t(f"in.comp.{n}", lang) if f"in.comp.{n}" in STRINGS else n for n in names]  # the engine's group names
+    data = [dict(type="bar", x=counts, y=shown, orientation="h", text=text, textposition="outside",
                  textfont=dict(size=14), marker=dict(color=KEPT), cliponaxis=False,
-                 hovertemplate="%{y}: %{x:,} parameters<extra></extra>")]
+                 hovertemplate=_t("in.params_hover", lang))]
     saving = total_untied - total
     tie = (_t("in.tie", lang, total=f"{total:,}", untied=f"{total_untied:,}", saving=f"{saving:,}") if tied
            else _t("in.notie", lang, total=f"{total:,}", tied=f"{total - components.get('head', 0):,}"))
-    kv = _t("in.kv", lang, b=_fmt_count_bytes(kv_bytes_per_token)) + (f"<br>= {kv_formula}" if kv_formula else "")
+    kv = _t("in.kv", lang, b=_fmt_count_bytes(kv_bytes_per_token, lang)) + (f"<br>= {kv_formula}" if kv_formula else "")
     foot = 150  # px below the plot: the axis title, then this note
     plot_h = max(1, (height or 420) - 70 - foot)
     note = dict(text=kv, xref="paper", yref="paper", x=0, y=-75 / plot_h, xanchor="left", yanchor="top",
@@ -287,9 +289,10 @@ def param_counts(components: dict[str, int], total: int, total_untied: int, tied
                    yaxis=_axis(autorange="reversed"))
 
 
-def _fmt_count_bytes(n: int) -> str:
+def _fmt_count_bytes(n: int, lang: str = "en") -> str:
     """"1.5 KiB (1,536 bytes)"; below 1 KiB just "512 bytes"."""
-    return f"{n:,} bytes" if n < 1024 else f"{fmt_bytes(n)} ({n:,} bytes)"
+    n_bytes = _t("in.n_bytes", lang, n=f"{n:,}")
+    return n_bytes if n < 1024 else f"{fmt_bytes(n)} ({n_bytes})"
 
 
 # -- engine results -> figures ----------------------------------------------------------------------------

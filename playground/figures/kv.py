@@ -30,9 +30,9 @@ def step_latency(steps: Sequence[int], forward_ms: Sequence[float], step_ms: Seq
     for flag, name, colour in ((True, _t("fig.fwd_on", lang), CACHE_ON), (False, _t("fig.fwd_off", lang), CACHE_OFF)):
         m = on == flag
         data.append(dict(type="bar", x=s[m], y=f[m], name=name, marker=dict(color=colour), customdata=n_tok[m],
-                         hovertemplate="step %{x}<br>forward %{y:.2f} ms<br>read %{customdata} token(s)<extra></extra>"))
+                         hovertemplate=_t("fig.fwd_hover", lang)))
     data.append(dict(type="scatter", x=s, y=t, mode="lines+markers", name=_t("fig.whole_step", lang), line=dict(color="#333", width=2),
-                     hovertemplate="step %{x}<br>whole step %{y:.2f} ms<extra></extra>"))
+                     hovertemplate=_t("fig.step_hover", lang)))
     med = _t("fig.median", lang, ms=f"{np.median(f):.2f}") if len(f) else ""
     band = [] if selected is None else [dict(type="rect", xref="x", yref="paper", x0=selected - 0.5, x1=selected + 0.5,
                                              y0=0, y1=1, fillcolor="rgba(255,127,14,0.18)", line=dict(width=0),
@@ -61,11 +61,11 @@ def cache_memory(positions: Sequence[int], measured_bytes: Sequence[int], alloca
     line_x = np.array([0, right])
     data = [
         dict(type="scatter", x=line_x, y=line_x * bytes_per_position / scale, mode="lines", name=_t("fig.formula", lang),
-             line=dict(color="#888", dash="dash", width=2), hovertemplate=f"%{{x}} positions → %{{y:.2f}} {unit}<extra>formula</extra>"),
+             line=dict(color="#888", dash="dash", width=2), hovertemplate=_t("fig.formula_hover", lang, unit=unit)),
         dict(type="scatter", x=p, y=al / scale, mode="lines", name=_t("fig.reserved", lang), line=dict(color=CHOSEN, shape="hv", width=2),
-             hovertemplate=f"%{{x}} positions: %{{y:.2f}} {unit} reserved<extra></extra>"),
+             hovertemplate=_t("fig.reserved_hover", lang, unit=unit)),
         dict(type="scatter", x=p, y=m / scale, mode="markers", name=_t("fig.in_use", lang), marker=dict(color=CACHE_ON, size=9),
-             hovertemplate=f"%{{x}} positions: %{{y:.3f}} {unit} in use<extra></extra>"),
+             hovertemplate=_t("fig.in_use_hover", lang, unit=unit)),
     ]
     note = dict(text=label(formula, 220), xref="paper", yref="paper", x=0.01, y=0.98, xanchor="left", yanchor="top",
                 showarrow=False, align="left", font=dict(size=14), bgcolor="rgba(255,255,255,0.85)")
@@ -86,9 +86,9 @@ def cache_comparison(positions: Sequence[int], cached_ms: Sequence[float], uncac
         raise ValueError("positions, cached_ms and uncached_ms must have the same length")
     data = [
         dict(type="scatter", x=p, y=u, mode="lines+markers", name=_t("fig.cache_off", lang),
-             line=dict(color=CACHE_OFF, width=3), hovertemplate="context %{x}: %{y:.2f} ms<extra>cache off</extra>"),
+             line=dict(color=CACHE_OFF, width=3), hovertemplate=_t("fig.ctx_hover", lang, which=_t("fig.off_short", lang))),
         dict(type="scatter", x=p, y=c, mode="lines+markers", name=_t("fig.cache_on", lang),
-             line=dict(color=CACHE_ON, width=3), hovertemplate="context %{x}: %{y:.2f} ms<extra>cache on</extra>"),
+             line=dict(color=CACHE_ON, width=3), hovertemplate=_t("fig.ctx_hover", lang, which=_t("fig.on_short", lang))),
     ]
     speed = float(u.sum() / max(c.sum(), 1e-9)) if len(c) else float("nan")
     same = _t("fig.same_tokens", lang) if same_tokens else _t("fig.diff_tokens", lang)
@@ -116,11 +116,11 @@ def gqa_cache(names: Sequence[str], bytes_per_position: Sequence[int], kv_heads:
     data = []
     for name, bpp, nkv, m, colour in zip(names, bytes_per_position, kv_heads, meas, (CACHE_OFF, CACHE_ON)):
         data.append(dict(type="scatter", x=line_x, y=line_x * bpp / scale, mode="lines", line=dict(color=colour, width=3),
-                         name=f"{label(name, 30)} · {nkv} KV heads (formula)",
-                         hovertemplate=f"%{{x}} positions → %{{y:.3f}} {unit}<extra>{label(name, 30)}</extra>"))
-        data.append(dict(type="scatter", x=pos, y=m / scale, mode="markers", name=f"{label(name, 30)} (measured)",
+                         name=_t("fig.gqa_formula", lang, name=label(name, 30), n=nkv),
+                         hovertemplate=_t("fig.gqa_formula_hover", lang, unit=unit, name=label(name, 30))))
+        data.append(dict(type="scatter", x=pos, y=m / scale, mode="markers", name=_t("fig.gqa_measured", lang, name=label(name, 30)),
                          marker=dict(color=colour, size=11, symbol="diamond", line=dict(color="#222", width=1)),
-                         hovertemplate=f"%{{x}} positions: %{{y:.3f}} {unit} measured<extra>{label(name, 30)}</extra>"))
+                         hovertemplate=_t("fig.gqa_measured_hover", lang, unit=unit, name=label(name, 30))))
     saving = 1.0 - bytes_per_position[1] / bytes_per_position[0]
     title = _t("fig.gqa_title", lang, b=label(names[1], 30), saving=saving, a=label(names[0], 30)).replace("%", " %")
     return _figure(data, title, height, legend=dict(orientation="h", x=0, y=-0.33, yanchor="top", font=dict(size=14)),  # below the axis title

@@ -20,13 +20,33 @@ MODES = ["probabilities", "logits"]  # what the next-token bars show
 NEXT_ROWS = 10  # tokens drawn per decoding stage
 STAGE_NAMES = {"raw": "raw", "repetition_penalty": "penalty", "temperature": "temperature",
                "top_k": "top-k", "top_p": "top-p", "min_p": "min-p = final"}
+# the knob of each stage and its neutral value: a stage there changes nothing and its panel says "off"
+# (static/pipeline.js reads the same table from the figure's meta while a slider moves)
+NEUTRAL = {"repetition_penalty": ("repetition_penalty", 1.0), "temperature": ("temperature", 1.0),
+           "top_k": ("top_k", 0), "top_p": ("top_p", 1.0), "min_p": ("min_p", 0.0)}
+
+
+def is_off(stage: str, params) -> bool:
+    """Is ``stage`` at its neutral value under ``params`` (a ``SamplingParams``)? top-p counts from 1 up."""
+    if stage not in NEUTRAL:
+        return False
+    field, neutral = NEUTRAL[stage]
+    value = getattr(params, field)
+    return value >= neutral if stage == "top_p" else value == neutral
+
+
+def stage_names(stage: str, lang: str) -> tuple[str, str]:
+    """A stage's panel title, and its title when the stage is off ("temperature", "temperature (off)")."""
+    key = f"stage.{stage}"
+    name = i18n.t(key, lang) if key in i18n.STRINGS else STAGE_NAMES.get(stage, stage)
+    return name, i18n.t("stage.off", lang, name=name)
 
 
 # -- the next token ------------------------------------------------------------------------------------
 def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values: np.ndarray, removed: np.ndarray,
                       chosen: int | None, rest_count: Sequence[int] | None = None, rest_mass: Sequence[float] | None = None,
                       mode: str = "probs", title: str = "Next token", height: int | None = None,
-                      lang: str = "en") -> go.Figure:
+                      lang: str = "en", live: dict | None = None) -> go.Figure:
     """The top tokens as each decoding stage leaves them: one panel per stage, the same rows in each.
 
     ``values`` (n_stages, N): probability (``mode="probs"``) or logit (``mode="logits"``) of row
@@ -35,6 +55,9 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
     an earlier one (a grey hatched stub labelled "removed"); ``chosen``: the chosen token's row (orange).
     ``rest_count`` / ``rest_mass`` (n_stages,): candidates not drawn and their total probability,
     written under each panel ("+ 4,051 more · 3.2 %"), so the whole vocabulary is accounted for.
+    ``live``: what static/pipeline.js needs to redraw the bars in the page while a slider moves (the
+    step's logits, the rows' ids...; see ``generate.live_payload``); it goes into the layout's ``meta``
+    with the indices of the panel titles and notes it rewrites.
     """
     if mode not in ("probs", "logits"):
         raise ValueError(f"mode must be 'probs' or 'logits'; got {mode!r}")
@@ -53,12 +76,12 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
             raise ValueError(f"{name} has {len(seq)} entries for {n_st} stages")
     unknown = np.isnan(v) & ~r
     gone_all = r | (~np.isfinite(v) & ~unknown)
-    live = v[~gone_all & ~unknown]
+    alive = v[~gone_all & ~unknown]
     if mode == "probs":
-        lo, hi = 0.0, (1.0 if live.size == 0 else min(1.0, float(live.max())) * 1.4)
+        lo, hi = 0.0, (1.0 if alive.size == 0 else min(1.0, float(alive.max())) * 1.4)
     else:
-        lo = min(0.0, float(live.min())) if live.size else 0.0
-        hi = max(0.0, float(live.max())) if live.size else 1.0
+        lo = min(0.0, float(alive.min())) if alive.size else 0.0
+        hi = max(0.0, float(alive.max())) if alive.size else 1.0
         span = (hi - lo) or 1.0
         lo, hi = lo - (0.05 * span if lo < 0 else 0.0), hi + 0.45 * span
     stub = 0.05 * (hi - lo)  # a removed token keeps a short hatched stub, so it stays visible as removed
@@ -102,6 +125,14 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
         data.append(dict(type="bar", x=[None], y=[None], name=name, orientation="h", hoverinfo="skip", showlegend=True,
                          marker=dict(color=colour, pattern=dict(shape=shape, fgcolor="#777"))))
     what = _t("fig.bar_prob", lang) if mode == "probs" else _t("fig.bar_logit", lang)
+    meta = {}
+    if live is not None:
+        titles = [k for k, n in enumerate(notes) if n["y"] == 1.0]
+        meta = dict(meta=dict(live=dict(live, titles=titles, mores=[k + 1 for k in titles] if rest_count is not None else [],
+                                        mode=mode, n_rows=N, text=dict(removed=_t("fig.removed", lang),
+                                                                       more=_t("fig.more", lang, n="{n}")),
+                                        colours=dict(kept=KEPT, removed=REMOVED, chosen=CHOSEN), chosen=chosen,
+                                        rest_mass=rest_mass is not None and mode == "probs")))
     return _figure(
         data, title, height or 215 + 30 * N, margin=dict(l=130, r=50, t=115, b=100), annotations=notes,
         barmode="overlay", bargap=0.25, **axes,
@@ -109,6 +140,7 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
                     title=dict(text=_t("fig.bar_is", lang, what=what))),
         yaxis=_axis(tickmode="array", tickvals=y, ticktext=labels, autorange="reversed", showgrid=False, zeroline=False,
                     tickfont=dict(size=15, family="'DejaVu Sans Mono', 'WenQuanYi Micro Hei', monospace")),
+        **meta,
     )
 
 
@@ -162,12 +194,9 @@ def compare_distributions(panels: Sequence[dict], rows: int = 8, height: int | N
 
 
 # -- records -> figures (picking fields, no computing) -----------------------------------------------
-def stage_table(rec: StepRecord, rows: int = NEXT_ROWS, mode: str = "probabilities", lang: str = "en") -> dict:
-    """The arguments of ``next_token_stages`` for one record.
-
-    Rows: the final stage's likeliest tokens, topped up with the raw stage's, the chosen token
-    always included; ordered by the raw ranking so a bar keeps its row across stages.
-    """
+def stage_rows(rec: StepRecord, rows: int = NEXT_ROWS) -> list[int]:
+    """The token ids drawn as rows: the final stage's likeliest tokens, topped up with the raw stage's,
+    the chosen token always included; ordered by the raw ranking so a bar keeps its row across stages."""
     raw, final = rec.stages[0], rec.stages[-1]
     ids: list[int] = []
     for i, lg in zip(final.top_ids.tolist(), final.top_logits.tolist()):
@@ -182,6 +211,18 @@ def stage_table(rec: StepRecord, rows: int = NEXT_ROWS, mode: str = "probabiliti
         ids[-1] = rec.token_id
     raw_rank = {i: r for r, i in enumerate(raw.top_ids.tolist())}
     ids.sort(key=lambda i: raw_rank.get(i, len(raw_rank)))
+    return ids
+
+
+def stage_table(rec: StepRecord, rows: int = NEXT_ROWS, mode: str = "probabilities", lang: str = "en",
+                params=None) -> dict:
+    """The arguments of ``next_token_stages`` for one record, its rows the tokens ``stage_rows`` picks.
+
+    ``params``: the ``SamplingParams`` the record was decided with, when known: a stage at its neutral
+    value is titled "off" ("temperature (off)"); records do not keep their parameters, so without them
+    no title says "off".
+    """
+    ids = stage_rows(rec, rows)
     n_st, N = len(rec.stages), len(ids)
     values = np.full((n_st, N), np.nan)
     removed = np.zeros((n_st, N), dtype=bool)
@@ -210,7 +251,8 @@ def stage_table(rec: StepRecord, rows: int = NEXT_ROWS, mode: str = "probabiliti
         rest_mass.append(max(0.0, 1.0 - sum(shown)))
     labels = []
     for st in rec.stages:
-        name = i18n.t(f"stage.{st.name}", lang) if f"stage.{st.name}" in i18n.STRINGS else STAGE_NAMES.get(st.name, st.name)
+        name, off = stage_names(st.name, lang)
+        name = off if params is not None and is_off(st.name, params) else name
         labels.append(f"{name} −{st.removed:,}" if st.removed else name)
     return dict(stage_labels=labels, tokens=tokens, values=values, removed=removed, chosen=ids.index(rec.token_id),
                 rest_count=rest_count, rest_mass=rest_mass, mode="probs" if mode == MODES[0] else "logits")

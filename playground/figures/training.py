@@ -29,10 +29,10 @@ def loss_curves(steps: Sequence[int], train_loss: Sequence[float], val_steps: Se
     if len(s) != len(tr) or len(vs) != len(vl):
         raise ValueError("steps/train_loss and val_steps/val_loss must have the same lengths")
     data = [dict(type="scatter", x=s, y=tr, mode="lines", name=_t("fig.loss_train", lang), line=dict(color=TRAIN, width=2),
-                 hovertemplate="step %{x}<br>train loss %{y:.3f}<extra></extra>"),
+                 hovertemplate=_t("fig.train_hover", lang)),
             dict(type="scatter", x=vs, y=vl, mode="lines+markers", name=_t("fig.loss_val", lang),
                  line=dict(color=VAL, width=3), marker=dict(size=9),
-                 hovertemplate="step %{x}<br>validation loss %{y:.3f}<extra></extra>")]
+                 hovertemplate=_t("fig.val_hover", lang))]
     now = _t("fig.loss_now", lang, step=int(s[-1]), train=f"{tr[-1]:.3f}") if len(s) else ""
     now += _t("fig.loss_now_val", lang, val=f"{vl[-1]:.3f}") if len(vl) else ""
     right = total_steps if total_steps else max(10, int(s.max(initial=0)) + 1)
@@ -58,13 +58,13 @@ def objective_panel(inputs: Sequence[str], targets: Sequence[str], target_probs:
         raise ValueError(f"losses has {len(loss)} positions but target_probs has {T}")
     x = np.arange(T)
     pair = [f"{label(a, 6)}<br>↓<br><b>{label(b, 6)}</b>" for a, b in zip(inputs, targets)]
-    hover = [f"position {i}: input “{label(a, 24)}” → target “{label(b, 24)}”" for i, (a, b) in enumerate(zip(inputs, targets))]
+    hover = [_t("fig.obj_hover", lang, i=i, a=label(a, 24), b=label(b, 24)) for i, (a, b) in enumerate(zip(inputs, targets))]
     data = [
-        dict(type="bar", x=x, y=p, name="p(target)", marker=dict(color=p, colorscale=WEIGHT_SCALE, cmin=0, cmax=1,
+        dict(type="bar", x=x, y=p, name=_t("fig.p_target", lang), marker=dict(color=p, colorscale=WEIGHT_SCALE, cmin=0, cmax=1,
                                                                   line=dict(color="#555", width=1)),
-             hovertext=hover, hovertemplate="%{hovertext}<br>p(target) = %{y:.3f}<extra></extra>", yaxis="y"),
-        dict(type="bar", x=x, y=loss, name="loss = −log p", marker=dict(color=CACHE_OFF), xaxis="x2", yaxis="y2",
-             hovertext=hover, hovertemplate="%{hovertext}<br>loss = %{y:.3f} nats<extra></extra>"),
+             hovertext=hover, hovertemplate=_t("fig.p_target_hover", lang), yaxis="y"),
+        dict(type="bar", x=x, y=loss, name=_t("fig.loss_name", lang), marker=dict(color=CACHE_OFF), xaxis="x2", yaxis="y2",
+             hovertext=hover, hovertemplate=_t("fig.loss_hover", lang)),
     ]
     mean_line = dict(type="line", xref="x2", yref="y2", x0=-0.5, x1=T - 0.5, y0=mean_loss, y1=mean_loss,
                      line=dict(color="#333", width=2, dash="dash"))
@@ -76,5 +76,5 @@ def objective_panel(inputs: Sequence[str], targets: Sequence[str], target_probs:
                    showlegend=False, bargap=0.15,
                    xaxis=_axis(anchor="y", showticklabels=False, range=[-0.5, T - 0.5]),
                    xaxis2=_axis(anchor="y2", matches="x", tickangle=0, tickfont=dict(size=13), **ticks),
-                   yaxis=_axis(title=_axis_title("p(target)"), domain=[0.56, 1.0], range=[0, 1]),
+                   yaxis=_axis(title=_axis_title(_t("fig.p_target", lang)), domain=[0.56, 1.0], range=[0, 1]),
                    yaxis2=_axis(title=_axis_title(_t("fig.obj_loss", lang)), domain=[0.0, 0.44], rangemode="tozero"))

@@ -134,7 +134,7 @@ class AppContext:
 
     def unavailable_text(self, lang: str) -> str:
         """A Markdown list of the unavailable models and why ("" when every one is available)."""
-        return "".join(f"\n- {i18n.t('unavailable', lang, name=n, why=short_reason(r))}"
+        return "".join(f"\n- {i18n.t('unavailable', lang, name=n, why=i18n.why(short_reason(r), lang))}"
                        for n, r in self.choices.items() if r)
 
     def forget(self, state) -> None:

@@ -13,6 +13,9 @@ from playground.ui.guards import user_errors
 
 SAMPLING_NAMES = lessons.SAMPLING_FIELDS  # API names of the sampling controls, in input order
 VIEW_NAMES = ("view_step", "view_layer", "view_head", "bars")  # API names of the view controls
+# pipeline stage -> elem_id of its slider: moving one redraws the next-token bars in the page (static/pipeline.js)
+LIVE_SLIDERS = {"repetition_penalty": "penalty", "temperature": "temperature", "top_k": "top_k", "top_p": "top_p",
+                "min_p": "min_p"}
 
 
 def params_values(p: SamplingParams) -> tuple:

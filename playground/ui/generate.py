@@ -2,14 +2,17 @@
 "Next token" tab: the session's text and the distribution of the selected step, stage by stage."""
 from __future__ import annotations
 
+import base64
 import html
 import time
+from pathlib import Path
 
 import gradio as gr
 
 from playground import figures, i18n
 from playground.figures import MODES, NEXT_ROWS
-from playground.ui.controls import Controls, endpoint
+from playground.figures.next_token import NEUTRAL, STAGE_NAMES, stage_names, stage_rows
+from playground.ui.controls import LIVE_SLIDERS, Controls, endpoint
 from playground.ui.guards import as_user_error, event_object, finite_int, md_text, no_paths, toast_text
 from playground.ui.sessions import PageState, carry_lang, retire
 from playground.ui.views import Selection, View
@@ -95,11 +98,33 @@ def render_tokens(ps: PageState, v: Selection) -> tuple:
     return chips, s.text, status_text(ps, rec), slider
 
 
+# Live redraw while a slider moves (static/pipeline.js) needs the step's full logits: 4,096 float32 are 22 KB
+# of base64 with the figure. GPT-2's 50,257 would be 268 KB on every Step, so larger vocabularies get no
+# live preview: their bars redraw on release, from the server, as before.
+LIVE_MAX_VOCAB = 8192
+
+
+def live_payload(ps: PageState, rec, lang: str) -> dict | None:
+    """What static/pipeline.js needs to redraw ``rec``'s stage bars in the page, or None when it cannot:
+    the newest step only (the one a slider re-decides), its logits still kept, a small vocabulary."""
+    s = ps.session
+    logits = s.last_logits  # (V,) float32 or None
+    if rec is not s.records[-1] or logits is None or logits.shape[0] > LIVE_MAX_VOCAB:
+        return None
+    names = [stage_names(name, lang) for name in STAGE_NAMES]  # sampling.STAGES' order
+    return dict(logits=base64.b64encode(logits.astype("<f4").tobytes()).decode("ascii"),
+                seen=sorted(set(s.ids[:rec.position])), rows=stage_rows(rec, NEXT_ROWS),
+                names=[n for n, _ in names], off=[o for _, o in names],
+                knobs={stage: [LIVE_SLIDERS[stage], neutral] for stage, (_, neutral) in NEUTRAL.items()})
+
+
 def render_next(ps: PageState, v: Selection):
     if v.step is None:
         return figures.placeholder(i18n.t("fig.press_step", ps.lang))
     rec = ps.session.records[v.step]
-    return figures.next_token_stages(**figures.stage_table(rec, NEXT_ROWS, v.mode, ps.lang), lang=ps.lang,
+    newest = v.step == len(ps.session.records) - 1  # decided with the session's parameters
+    table = figures.stage_table(rec, NEXT_ROWS, v.mode, ps.lang, ps.session.params if newest else None)
+    return figures.next_token_stages(**table, lang=ps.lang, live=live_payload(ps, rec, ps.lang),
                                      title=figures.next_token_title(rec, ps.session.model.config.vocab_size, ps.lang))
 
 
@@ -248,7 +273,8 @@ def build(ctx, chips_js: str) -> dict:
                 c["reset_btn"] = S.make(gr.Button, "reset", kind="value", elem_id="reset", min_width=80)
     examples = gr.Examples([[e] for e in EXAMPLES], inputs=[c["prompt"]], label=i18n.t("examples"))
     S.add(examples.dataset, "examples", "dataset")
-    c["chips"] = gr.HTML("", label="Tokens", elem_id="chips", js_on_load=chips_js, padding=False)
+    live_js = (Path(__file__).parent / "static" / "pipeline.js").read_text(encoding="utf-8")
+    c["chips"] = gr.HTML("", label="Tokens", elem_id="chips", js_on_load=chips_js + "\n" + live_js, padding=False)
     c["status"] = gr.Markdown(label="Status", elem_id="status")
     with gr.Row():
         c["view_step"] = S.make(gr.Slider, "view_step", 0, 1, 0, step=1, elem_id="view_step", interactive=False, scale=2)

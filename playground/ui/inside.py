@@ -46,6 +46,11 @@ def render_inside(ps: PageState, v: Selection) -> tuple:
     lang = ps.lang
     limit = max_positions(cfg)
     counts = figures.counts_figure(param_counts(model), KVCache.formula_text(cfg, 1, 1), lang=lang)
+    if (cfg.norm, cfg.positions, cfg.mlp) != ("layernorm", "learned", "gelu"):  # the walkthrough draws GPT-2's block
+        return (i18n.t("inside.modern", lang, model=ps.model_name, norm=cfg.norm, positions=cfg.positions, mlp=cfg.mlp),
+                figures.forward_stack(cfg.n_layer, v.layer, cfg.n_head, v.head, len(ids), cfg.n_embd, cfg.vocab_size,
+                                      lang=lang),
+                *[figures.placeholder(i18n.t("inside.modern_fig", lang))] * (len(PLOTS) - 2), counts)
     if len(ids) > limit:
         return (i18n.t("inside.too_long", lang, where=where, T=len(ids), N=limit,
                        mb=f"{pass_bytes(cfg, limit) / 2**20:.0f}"),
@@ -107,7 +112,7 @@ def build_tab(ctx, note_box) -> dict:
                                       allow_custom_value=True)
             c["inside_btn"] = S.make(gr.Button, "inside_btn", kind="value", elem_id="inside_btn")
         c["inside_note"] = gr.Markdown(i18n.t("inside.open"), elem_id="inside-note")
-        c["inside_plots"] = [gr.Plot(elem_id=i, label=i.removeprefix("inside-")) for i in PLOTS]
+        c["inside_plots"] = [S.make(gr.Plot, f"plot.{i}", elem_id=i) for i in PLOTS]
         c["inside_opened"] = gr.State(False)
     return c
 

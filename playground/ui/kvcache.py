@@ -32,17 +32,30 @@ def render_kv(ps: PageState, v: Selection) -> tuple:
 VIEW = View("kv", ("latency_plot", "memory_plot"), render_kv)
 
 
-def held_out(name: str) -> str:
-    """A shipped model's validation loss from its train_log.json ("—" when there is none)."""
+def train_log(name: str) -> dict:
+    """A shipped model's train_log.json ({} when there is none)."""
     import json
 
     try:
         from playground.weights import resolve
 
-        ev = json.loads((resolve(name) / "train_log.json").read_text())["eval"]
-        return f"{ev['nats_per_char']:.4f} nats/char"
+        return json.loads((resolve(name) / "train_log.json").read_text())
     except Exception:
+        return {}
+
+
+def held_out(name: str, lang: str = "en") -> str:
+    """A shipped model's validation loss from its train_log.json ("—" when there is none)."""
+    try:
+        return i18n.t("gqa.loss", lang, loss=f"{train_log(name)['eval']['nats_per_char']:.4f}")
+    except (KeyError, TypeError):
         return "—"
+
+
+def trained_steps(name: str) -> int | None:
+    """How many optimiser steps a shipped model was trained for (None when its log does not say)."""
+    steps = train_log(name).get("train", {}).get("steps")
+    return steps if isinstance(steps, int) else None
 
 
 class KVEvents:
@@ -89,12 +102,16 @@ class KVEvents:
             return figures.gqa_cache(names, per_pos, [c.n_kv_head for c in cfgs], block, positions, measured, lang=lang)
         if isinstance(ps, PageState):
             ps.redraws["gqa"] = redraw
-        rows = [i18n.t("gqa.head", lang), "|---|---|---|---|"]
-        for n, c, b in zip(names, cfgs, per_pos):
-            rows.append(f"| {n} | {c.n_head} / {c.n_kv_head} | {b:,} | {held_out(n)} |")
+        rows = [i18n.t("gqa.head", lang), "|---|---|---|---|---|"]
+        steps = [trained_steps(n) for n in names]
+        for n, c, b, st in zip(names, cfgs, per_pos, steps):
+            rows.append(f"| {n} | {c.n_head} / {c.n_kv_head} | {b:,} | {'—' if st is None else f'{st:,}'} | "
+                        f"{held_out(n, lang)} |")
         note = i18n.t("gqa.note", lang, formula=KVCache.formula_text(cfgs[1], 1, block),
                       g=cfgs[1].n_head // cfgs[1].n_kv_head, kv=cfgs[1].n_kv_head, h=cfgs[1].n_head,
                       less=round(100 * (1 - cfgs[1].n_kv_head / cfgs[1].n_head)))
+        if None not in steps and steps[1] < steps[0]:  # the losses are not comparable: say why they differ
+            note += i18n.t("gqa.steps_note", lang, gqa_steps=f"{steps[1]:,}", steps=f"{steps[0]:,}")
         return redraw(lang), "\n".join(rows) + "\n\n" + note
 
 
