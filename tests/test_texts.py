@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from types import SimpleNamespace
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from playground import figures as F
 from playground.i18n import STRINGS, t
+from tests.test_figures import Node  # a beam-tree node as the figures read it
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,18 +79,6 @@ TOKENS = ["ROMEO", ":", "␣I", "␣am"]
 def causal(S: int) -> np.ndarray:
     a = np.tril(RNG.random((S, S)) + 0.01)
     return (a / a.sum(1, keepdims=True)).astype(np.float32)
-
-
-@dataclass
-class Node:
-    node_id: int
-    step: int
-    parent: int | None
-    logprob: float
-    cum_logprob: float
-    kept: bool
-    finished: bool
-    score: float | None = None
 
 
 TREE = [Node(0, -1, None, 0.0, 0.0, True, False), Node(1, 0, 0, -0.5, -0.5, True, False),

@@ -151,8 +151,7 @@ class GenerateEvents:
         ps = self.current(ps, model_name, prompt, c.params, kv)
         with ps.lock:
             if c.params.strategy == "beam":
-                ps.beam = ps.session.beam_search()
-                return (ps, *self.render(ps, self.select(ps, None, c), ("tokens", "beam")))
+                return self._beam(ps, c)
             if ps.session.stop is not None:
                 raise ValueError(f"generation has stopped ({stop_text(ps.session.stop)}): press Back, "
                                  f"change a setting, or Reset")
@@ -197,6 +196,11 @@ class GenerateEvents:
                 state = gr.skip()
         yield (gr.skip(),) * (1 + len(self.views.outputs())) if frame is None else (state, *frame)
 
+    def _beam(self, ps, c):
+        """Beam decoding: a Step or a moved control searches again (the caller holds ps.lock)."""
+        ps.beam = ps.session.beam_search()
+        return (ps, *self.render(ps, self.select(ps, None, c), ("tokens", "beam")))
+
     def back(self, ps, model_name, prompt, kv, *rest):
         c = Controls.from_values(rest)
         ps = self.current(ps, model_name, prompt, c.params, kv)
@@ -211,8 +215,7 @@ class GenerateEvents:
         ps = self.current(ps, model_name, prompt, c.params, kv)
         with ps.lock:
             if c.params.strategy == "beam":
-                ps.beam = ps.session.beam_search()
-                return (ps, *self.render(ps, self.select(ps, None, c), ("tokens", "beam")))
+                return self._beam(ps, c)
             if not ps.session.records:
                 return (ps, *self.render(ps, self.select(ps, None, c), ("tokens",)))
             ps.session.resample(c.params)
