@@ -24,6 +24,7 @@ ENV GRADIO_SERVER_NAME=0.0.0.0 \
     GRADIO_ANALYTICS_ENABLED=False \
     PYTHONUNBUFFERED=1
 EXPOSE 7860
+# Gradio's smallest answer (the page itself is ~500 KB); HAProxy (deploy/) checks the same path
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:7860/ || exit 1
+  CMD curl -fsS http://127.0.0.1:7860/gradio_api/app_id || exit 1
 CMD ["python", "app.py"]

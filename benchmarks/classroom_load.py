@@ -32,10 +32,13 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from deploy.replicas import COOKIE
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = ["ROMEO:", "JULIET:\nO Romeo, Romeo!", "To be, or not to be", "KING LEAR:\n", "First Citizen:\nBefore we proceed",
@@ -175,6 +178,7 @@ class Student:
     busy: int = 0  # joins refused with 503 (queue full): the documented "busy"
     examples: list = field(default_factory=list)
     events: int = 0
+    replica: str | None = None  # behind HAProxy: the replica its sticky cookie named at the end
 
 
 def _student_loop(base: str, events: dict, st: Student, deadline: float, max_steps: int, stop: threading.Event,
@@ -225,6 +229,7 @@ def _student_loop(base: str, events: dict, st: Student, deadline: float, max_ste
                 elif res.kind != "queue_full":
                     break  # a failed event leaves the run unknown: start over
     finally:
+        st.replica = sess.http.cookies.get(COOKIE)
         sess.close()
 
 
@@ -245,7 +250,10 @@ def replay(model, tokenizer, st: Student) -> str:
     return s.text
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int | list[int]) -> float:
+    """Resident memory of a process, or the sum over several (the replicas behind a proxy), MiB."""
+    if isinstance(pid, list):
+        return sum(rss_mb(p) for p in pid)
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -262,7 +270,7 @@ def pct(xs: list[float], q: float) -> float | None:
 
 
 def run_classroom(base: str, model, tokenizer, students: int = 40, seconds: float = 60.0, max_steps: int = 12,
-                  server_pid: int | None = None, sample_s: float = 0.5, think_s: float = 0.0) -> dict:
+                  server_pid: int | list[int] | None = None, sample_s: float = 0.5, think_s: float = 0.0) -> dict:
     """Run the students against the page at ``base``; ``model``/``tokenizer`` replay them for the check."""
     events = fetch_config(base)
     pid = server_pid or os.getpid()
@@ -308,10 +316,11 @@ def run_classroom(base: str, model, tokenizer, students: int = 40, seconds: floa
         cross_talk=dict(checked=checked, mismatches=len(mismatches), examples=mismatches[:3]),
         step_ms=dict(p50=pct(steps, 0.5), p95=pct(steps, 0.95), max=max(steps) if steps else None),
         rss_mb=dict(before=round(rss_before, 1), peak=round(peak, 1)),
+        per_replica=dict(sorted(Counter(st.replica for st in roster if st.replica).items())),
     )
 
 
-def wait_expired(pid: int, ttl_s: float, settle_s: float = 5.0) -> float:
+def wait_expired(pid: int | list[int], ttl_s: float, settle_s: float = 5.0) -> float:
     """RSS after every student's state has outlived its TTL (Gradio deletes expired state every second)."""
     time.sleep(ttl_s + settle_s)
     return round(rss_mb(pid), 1)
@@ -331,8 +340,14 @@ def markdown(r: dict) -> str:
         f"| busy (queue full, 503) | {r['busy_refusals']} |",
         f"| cross-talk (texts ≠ replay alone) | {r['cross_talk']['mismatches']} of {r['cross_talk']['checked']} |",
         f"| step latency p50 / p95 / max | {fmt(s['p50'])} / {fmt(s['p95'])} / {fmt(s['max'])} ms |",
-        f"| server RSS before / peak / after expiry | {rss['before']} / {rss['peak']} / {rss.get('after', '—')} MiB |",
+        f"| server RSS{' (sum of the replicas)' if r.get('replicas', 1) > 1 else ''} before / peak / after expiry | "
+        f"{rss['before']} / {rss['peak']} / {rss.get('after', '—')} MiB |",
     ]
+    if r.get("server"):
+        rows.insert(2, f"| server | {r['server']} |")
+    if r.get("per_replica"):
+        rows.append("| students per replica (their sticky cookie) | "
+                    + ", ".join(f"{k}: {v}" for k, v in r["per_replica"].items()) + " |")
     if len(r.get("waves", [])) > 1:
         ws = r["waves"]
         rows.append("| later waves (new classes): steps, errors, cross-talk, p50 / p95 | " + "; ".join(
@@ -354,31 +369,47 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--waves", type=int, default=1, help="classes one after another, each after the last expired")
     ap.add_argument("--ttl", type=float, default=20.0, help="PLAYGROUND_STATE_TTL_S of the server, seconds")
     ap.add_argument("--out", default=str(ROOT / "logs" / "classroom-load"), help="writes OUT.json and OUT.md")
+    ap.add_argument("--replicas", type=int, default=1,
+                    help="app processes; more than one (or --proxy) are served behind HAProxy with sticky sessions (deploy/)")
+    ap.add_argument("--proxy", action="store_true", help="serve through HAProxy even with one replica")
     a = ap.parse_args(argv)
 
     from benchmarks.ui_http import free_port, stop as stop_server, wait_for_page
     from playground.weights import load_model
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_SERVER_NAME": "127.0.0.1", "PLAYGROUND_STATE_TTL_S": str(a.ttl)}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    if a.replicas > 1 or a.proxy:
+        from deploy.replicas import Deployment
+
+        dep = Deployment(a.replicas, env={"PLAYGROUND_STATE_TTL_S": str(a.ttl)}).start()
+        base, servers, pids, stop = dep.url, [r.url for r in dep.replicas], [r.proc.pid for r in dep.replicas], dep.close
+        ready = lambda: None  # noqa: E731  (start() waited for every replica and HAProxy)
+        server = (f"{a.replicas} x python app.py ({dep.threads} torch thread(s) each) behind HAProxy "
+                  "(cookie-sticky, deploy/), 127.0.0.1")
+    else:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_SERVER_PORT": str(port),
+               "GRADIO_SERVER_NAME": "127.0.0.1", "PLAYGROUND_STATE_TTL_S": str(a.ttl)}
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        servers, pids, stop = [base], proc.pid, lambda: stop_server(proc)
+        ready = lambda: wait_for_page(base, proc)  # noqa: E731
+        server = "python app.py, 127.0.0.1"
     try:
-        wait_for_page(base, proc)
-        warm = QueueSession(base)  # the first page load reads the model; the "before" figure includes it
-        first = warm.call("load_page", controls())
-        warm.close()
-        if not first.ok:
-            raise RuntimeError(f"the page did not load: {first.error}")
+        ready()
+        for url in servers:  # each replica's first page load reads the model; the "before" figure includes it
+            warm = QueueSession(url)
+            first = warm.call("load_page", controls())
+            warm.close()
+            if not first.ok:
+                raise RuntimeError(f"the page did not load: {first.error}")
         model, tok = load_model("shakespeare")
         model.eval()
         waves = []
         for _ in range(a.waves):  # a new class each wave: memory must come back to the same level every time
             w = run_classroom(base, model, tok, students=a.students, seconds=a.seconds, max_steps=a.max_steps,
-                              server_pid=proc.pid, think_s=a.think)
-            w["rss_mb"]["after"] = wait_expired(proc.pid, a.ttl)
+                              server_pid=pids, think_s=a.think)
+            w["rss_mb"]["after"] = wait_expired(pids, a.ttl)
             waves.append(w)
         r = waves[0]
         r["waves"] = [dict(steps=w["steps"], errors=w["errors"], busy=w["busy_refusals"],
@@ -386,13 +417,14 @@ def main(argv: list[str] | None = None) -> dict:
                            **w["rss_mb"]) for w in waves]
         r["think_s"] = a.think
         r["state_ttl_s"] = a.ttl
-        r["server"] = "python app.py (embedded model, the app's queue: 2 at a time, 64 waiting), 127.0.0.1"
+        r["server"] = server.replace("python app.py", "python app.py (embedded model, the app's queue: 2 at a time, 64 waiting)")
+        r["replicas"] = a.replicas
         settings = "".join(f"{k}={os.environ[k]} " for k in ("PLAYGROUND_MAX_SESSIONS", "PLAYGROUND_TORCH_THREADS")
                            if k in os.environ)  # server settings that change what is measured
         r["command"] = settings + "python -m benchmarks.classroom_load " + " ".join(argv if argv is not None else sys.argv[1:])
         r["cpus"] = os.cpu_count()
     finally:
-        stop_server(proc)
+        stop()
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(r, indent=2, ensure_ascii=False) + "\n")

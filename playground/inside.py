@@ -11,13 +11,13 @@ the shipped model: its whole window).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from playground.config import GPTConfig
-from playground.model import GPT, KVCache
+from playground.model import GPT, KVCache, rope_angles
 from playground.taps import ActivationCache
 from playground.tokenizer import Tokenizer
 
@@ -156,12 +156,51 @@ class Walkthrough:
     tokens: list[str]  # T readable tokens
     layer: int
     head: int
-    dims: dict[str, int]  # T, C, n_head, head_dim, n_kv_head, d_mlp, V, n_layer
+    dims: dict[str, int]  # T, C, n_head, head_dim, n_kv_head, kv_head (the K/V head this head reads), d_mlp, V, n_layer
     stages: dict[str, np.ndarray]  # name -> values (see ``walkthrough``)
     top_ids: np.ndarray  # (k,) of the last position's next-token distribution
     top_tokens: list[str]
     top_probs: np.ndarray  # (k,)
     lens: LogitLens
+    block: dict[str, str] = field(default_factory=dict)  # the config's choices: norm, positions, mlp
+
+
+def norm_parts(cfg: GPTConfig, x: torch.Tensor, eps: float | None) -> dict[str, torch.Tensor]:
+    """The steps of the config's norm on ``x`` (T, C), before its learned scale (and shift):
+    LayerNorm: mean μ (T, 1), σ = √(var + ε) (T, 1), x̂ = (x − μ) / σ; RMSNorm (no mean subtracted):
+    rms = √(mean x² + ε) (T, 1), x̂ = x / rms. The model's output is x̂ · w (+ b for LayerNorm)."""
+    eps = torch.finfo(x.dtype).eps if eps is None else eps  # nn.RMSNorm(eps=None) uses the dtype's
+    if cfg.norm == "rmsnorm":
+        scale = (x.pow(2).mean(-1, keepdim=True) + eps).sqrt()  # (T, 1)
+        return {"scale": scale, "hat": x / scale}  # (T, C)
+    mean = x.mean(-1, keepdim=True)  # (T, 1)
+    scale = (x.var(-1, unbiased=False, keepdim=True) + eps).sqrt()  # (T, 1)
+    return {"mean": mean, "scale": scale, "hat": (x - mean) / scale}  # (T, C)
+
+
+def _block_stages(model: GPT, c: ActivationCache, layer: int, head: int) -> dict[str, torch.Tensor]:
+    """What the walkthrough shows of block ``layer``, in the order it is computed (names: ``walkthrough``)."""
+    cfg = model.config
+    blk = c.block(layer)  # (T, C) each, (T, H) inside the MLP
+    ln1 = model.transformer.h[layer].ln_1
+    parts = norm_parts(cfg, blk["resid_pre"], ln1.eps)
+    stages = {
+        "resid_pre": blk.pop("resid_pre"),  # (T, C) this block's input
+        **{f"ln1_{k}": v for k, v in parts.items()},  # the norm's steps: ln1_mean, ln1_scale (T, 1), ln1_hat (T, C)
+        "ln1": blk.pop("ln1"),  # (T, C) the norm's output, as the pass computed it
+        **c.head(layer, head),  # q (T, hs), k / v of its kv group (T, hs), scores ... pattern (T, T), z (T, hs)
+    }
+    if cfg.positions == "rotary":
+        kv_head = head // (cfg.n_head // cfg.n_kv_head)
+        p = f"blocks.{layer}.attn."
+        T = stages["q"].shape[0]
+        stages["q_before_rope"] = c[p + "q_before_rope"][0, head]  # (T, hs) before the turn
+        stages["k_before_rope"] = c[p + "k_before_rope"][0, kv_head]  # (T, hs)
+        stages["rope_angles"] = rope_angles(torch.arange(T), cfg.head_dim, cfg.rope_theta)  # (T, hs/2)
+    if cfg.mlp == "swiglu":
+        stages["mlp_gate"] = c[f"blocks.{layer}.mlp.gate"][0]  # (T, H) silu(gate_proj x)
+        stages["mlp_up"] = c[f"blocks.{layer}.mlp.pre_linear"][0]  # (T, H) up_proj x
+    return stages | blk  # concat, attn_out, resid_mid, ln2, mlp_pre, mlp_post, mlp_out, resid_post
 
 
 @torch.no_grad()
@@ -182,6 +221,14 @@ def walkthrough(model: GPT, tokenizer: Tokenizer, ids: list[int], layer: int, he
                 next_id: int | None = None, top: int = 10, lens_positions: int | None = None) -> Walkthrough:
     """Run ``ids`` once with capture and keep what the views need for ``layer``/``head``.
 
+    Stages (T rows each): embed, pos_embed (learned positions only), resid_pre; the norm's steps
+    ln1_mean (LayerNorm only), ln1_scale (σ or rms, (T, 1)), ln1_hat, and its output
+    ln1; the head's q, k, v, scores, masked_scores, pattern, z; with rotary positions q_before_rope,
+    k_before_rope and rope_angles (T, hs/2); concat, attn_out, resid_mid, ln2, mlp_pre (c_fc or
+    gate_proj), with SwiGLU mlp_gate = silu(mlp_pre) and mlp_up = up_proj, mlp_post (GELU, or gate ⊙ up),
+    mlp_out, resid_post; ln_final and logits (T, V). All but the norm's steps and the angles are the
+    pass's own values (taps); those are computed from its input and checked against its output by tests.
+
     ``next_id`` is the token chosen after the last position (for the logit lens); by default
     the model's own top guess. ``lens_positions``: the lens covers only the last ones (the page
     shows LENS_POSITIONS). It holds about ``pass_bytes(model.config, len(ids))``.
@@ -195,14 +242,10 @@ def walkthrough(model: GPT, tokenizer: Tokenizer, ids: list[int], layer: int, he
     c = out.captured
     probs = torch.softmax(out.logits[0, -1].float(), -1)  # (V,)
     top_p, top_i = probs.topk(min(top, cfg.vocab_size))
-    blk = c.block(layer)  # (T, C) each, (T, 4C) inside the MLP
     stages = {
         "embed": c["embed"][0],  # (T, C) token embedding rows
-        "pos_embed": c["pos_embed"],  # (T, C)
-        "resid_pre": blk.pop("resid_pre"),  # (T, C) this block's input
-        "ln1": blk.pop("ln1"),  # (T, C)
-        **c.head(layer, head),  # q (T, hs), k / v of its kv group (T, hs), scores ... pattern (T, T), z (T, hs)
-        **blk,  # concat, attn_out, resid_mid, ln2, mlp_pre, mlp_post (GELU), mlp_out, resid_post
+        **({"pos_embed": c["pos_embed"]} if "pos_embed" in c else {}),  # (T, C) learned positions only
+        **_block_stages(model, c, layer, head),
         "ln_final": c["ln_final"][0],  # (T, C)
         "logits": out.logits[0],  # (T, V)
     }
@@ -213,12 +256,14 @@ def walkthrough(model: GPT, tokenizer: Tokenizer, ids: list[int], layer: int, he
         layer=layer,
         head=head,
         dims=dict(T=len(ids), C=cfg.n_embd, n_head=cfg.n_head, head_dim=cfg.head_dim, n_kv_head=cfg.n_kv_head,
-                  d_mlp=4 * cfg.n_embd, V=cfg.vocab_size, n_layer=cfg.n_layer),
+                  kv_head=head // (cfg.n_head // cfg.n_kv_head), d_mlp=cfg.intermediate_size, V=cfg.vocab_size,
+                  n_layer=cfg.n_layer),
         stages={k: v.float().numpy().copy() for k, v in stages.items()},
         top_ids=top_i.numpy(),
         top_tokens=[tokenizer.token_str(i) for i in top_i.tolist()],
         top_probs=top_p.numpy(),
         lens=logit_lens(model, tokenizer, c, targets, lens_positions),
+        block=dict(norm=cfg.norm, positions=cfg.positions, mlp=cfg.mlp),
     )
 
 

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode
 from playground.config import DEFAULT_MODEL, SamplingParams, validate_params
 
 DEFAULT_PROMPT = "ROMEO:"
-TABS = ("next", "attention", "mask", "kv", "beam", "compare", "train", "inside")
+TABS = ("next", "attention", "mask", "kv", "beam", "compare", "train", "inside", "faster", "arch")
 LANGS = ("en", "zh")
 MAX_LINK_STEPS = 256
 SAMPLING_FIELDS = ("strategy", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed",
@@ -151,6 +151,8 @@ class Action(str, Enum):
     BEAM = "beam"  # beam search
     KV_COMPARE = "kv_compare"  # the KV cache's on / off timing (Lesson.compare_n)
     GQA = "gqa"  # the multi-head vs grouped-query cache comparison
+    ARCH = "arch"  # the Architecture tab: two blocks side by side (Lesson.configs) and the RoPE shift experiment
+    MEMORY = "memory"  # the Architecture tab's size and KV-memory calculator on Lesson.configs
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class Lesson:
     leak_pos: int | None = None  # the leak check's position and new token (Action.LEAK)
     leak_text: str | None = None
     compare_n: int | None = None  # tokens the cache comparison generates (Action.KV_COMPARE)
+    configs: tuple[str, ...] = ()  # shipped configs (playground.arch.SHIPPED) of Action.ARCH / Action.MEMORY
 
     def all_controls(self) -> dict:
         return {**default_controls(), **self.controls, "tab": self.tab}
@@ -194,6 +197,18 @@ LESSONS: tuple[Lesson, ...] = (
            action=Action.KV_COMPARE, compare_n=200),
     Lesson("gqa", "kv", dict(prompt="ROMEO:", strategy="greedy", kv=True), steps=12, action=Action.GQA),
     Lesson("train", "train", dict(prompt="ROMEO:", strategy="sample", temperature=0.8)),
+    # GPT-2 small (124 M) beside SmolLM2-135M (135 M, a Llama): same size, every part of the block changed
+    Lesson("modern", "arch", dict(prompt="To be, or not to be, that is the question"), action=Action.ARCH,
+           configs=("GPT-2 small", "SmolLM2-135M")),
+    # the notes' example: Llama-2-7B's fp16 cache at 4,096 positions is 2 GiB; Llama-3-8B and Mistral-7B are GQA-8
+    Lesson("memory", "arch", {}, action=Action.MEMORY, configs=("Llama-2-7B", "Llama-3-8B", "Mistral-7B")),
+    # the Faster inference tab runs these itself when one is picked (ui/faster.py: FasterView.lesson)
+    Lesson("batching", "faster", dict(prompt="ROMEO:", strategy="greedy")),
+    Lesson("continuous", "faster", dict(prompt="ROMEO:", strategy="greedy")),
+    # ui/faster_spec.py runs these: shakespeare-tiny drafts for shakespeare, k = 4, greedy (the target's own text);
+    # the shipped model quantised to int8
+    Lesson("speculative", "faster", dict(prompt="ROMEO:", strategy="greedy")),
+    Lesson("quantize", "faster", dict(prompt="ROMEO:", strategy="greedy")),
 )
 LESSON_KEYS = tuple(lesson.key for lesson in LESSONS)
 

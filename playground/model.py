@@ -28,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from playground.config import GPTConfig
+from playground.i18n import t as _t
 from playground.taps import OFF, ActivationCache, Tap
 
 
@@ -61,6 +62,7 @@ class LayerKV:
     storage: _Storage
     layer: int
     start: int  # positions already cached (L)
+    pad: torch.Tensor | None = None  # (B,) leading padding positions of each row (KVCache.pad)
 
     def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Write the new keys/values (B, nkv, T, hs) after ``start``; return all of them (B, nkv, S, hs)."""
@@ -74,11 +76,14 @@ class LayerKV:
 class KVCache:
     """Per-layer keys and values of the first ``length`` positions.
 
-    ``keys[i]`` / ``values[i]`` are views ``(B, n_kv_head, length, head_dim)``.
+    ``keys[i]`` / ``values[i]`` are views ``(B, n_kv_head, length, head_dim)``. A batch of rows of
+    different lengths is left-padded: ``pad[b]`` leading positions of row b are padding, masked out of
+    attention, and its tokens are numbered from 0 after them (``playground.batching``).
     """
 
     storage: _Storage
     length: int
+    pad: torch.Tensor | None = None  # (B,) long, or None: no row is padded
 
     @property
     def n_layer(self) -> int:
@@ -106,13 +111,25 @@ class KVCache:
         """The cache of the first ``length`` positions (for "step back"); shares storage."""
         if not 0 <= length <= self.length:
             raise ValueError(f"cannot crop a cache of {self.length} positions to {length}")
-        return KVCache(self.storage, length)
+        return KVCache(self.storage, length, self.pad)
+
+    def rollback(self, length: int) -> "KVCache":
+        """The first ``length`` positions, the rest dropped for good (rejected drafts): the next write reuses their
+        place instead of copying the cache. Longer views of this storage must not be used afterwards."""
+        view = self.crop(length)
+        self.storage.filled = length
+        return view
 
     def select(self, batch_index: torch.Tensor) -> "KVCache":
         """A new cache whose batch rows are ``batch_index`` (beam search reorders beams)."""
         k = [t[batch_index, :, : self.length].clone() for t in self.storage.k]
         v = [t[batch_index, :, : self.length].clone() for t in self.storage.v]
-        return KVCache(_Storage(k, v, self.length), self.length)
+        return KVCache(_Storage(k, v, self.length), self.length, None if self.pad is None else self.pad[batch_index])
+
+    @staticmethod
+    def of(keys: list[torch.Tensor], values: list[torch.Tensor], length: int, pad=None) -> "KVCache":
+        """A cache over per-layer buffers (B, nkv, capacity, hs) filled up to ``length`` (a batch scheduler's)."""
+        return KVCache(_Storage(keys, values, length), length, pad)
 
     @staticmethod
     def formula_bytes(config: GPTConfig, batch: int, positions: int, bytes_per_value: int = 4) -> int:
@@ -120,12 +137,10 @@ class KVCache:
         return 2 * config.n_layer * batch * config.n_kv_head * positions * config.head_dim * bytes_per_value
 
     @staticmethod
-    def formula_text(config: GPTConfig, batch: int, positions: int, bytes_per_value: int = 4) -> str:
-        total = KVCache.formula_bytes(config, batch, positions, bytes_per_value)
-        return (
-            f"2 × {config.n_layer} layers × {batch} batch × {config.n_kv_head} kv_heads × "
-            f"{positions} positions × {config.head_dim} head_dim × {bytes_per_value} bytes = {total:,} bytes"
-        )
+    def formula_text(config: GPTConfig, batch: int, positions: int, bytes_per_value: int = 4, lang: str = "en") -> str:
+        """The formula with this model's numbers, in the page's language (``i18n`` "kv.formula")."""
+        return _t("kv.formula", lang, L=config.n_layer, B=batch, kv=config.n_kv_head, T=positions, d=config.head_dim,
+                  b=bytes_per_value, total=f"{KVCache.formula_bytes(config, batch, positions, bytes_per_value):,}")
 
     # -- writing (used by the model only) ----------------------------------------------------
     def _writable(self, T: int, block_size: int) -> _Storage:
@@ -173,18 +188,20 @@ def rope_angles(positions: torch.Tensor, head_dim: int, theta: float) -> torch.T
     """(P, hs/2) angle by which dimension pair i of a query or key at each position is turned:
     position * theta ** (-2i / hs). Fast-turning pairs come first, slow ones last."""
     inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, device=positions.device).float() / head_dim)  # (hs/2,)
-    return torch.outer(positions.float(), inv_freq)  # (P, hs/2)
+    return positions.float()[..., None] * inv_freq  # (P, hs/2), or (B, P, hs/2) for per-row positions
 
 
-def apply_rope(x: torch.Tensor, start: int, theta: float) -> torch.Tensor:
-    """Turn each pair of dimensions (i, i + hs/2) of x (B, H, T, hs) by its angle at positions start..start+T-1.
+def apply_rope(x: torch.Tensor, start: int | torch.Tensor, theta: float) -> torch.Tensor:
+    """Turn each pair of dimensions (i, i + hs/2) of x (B, H, T, hs) by its angle at positions start..start+T-1
+    (or, ``start`` a (B, T) tensor, at each row's own positions: a left-padded batch).
 
     Llama's "rotate half" layout: the pairs are the two halves of a head, so a Hugging Face Llama
     checkpoint loads without reordering. q·k then depends only on the offset between positions.
     """
     T, hs = x.shape[2], x.shape[3]
-    angles = rope_angles(torch.arange(start, start + T, device=x.device), hs, theta)  # (T, hs/2)
-    cos, sin = angles.cos().repeat(1, 2), angles.sin().repeat(1, 2)  # (T, hs): each angle for both halves
+    positions = torch.arange(start, start + T, device=x.device) if isinstance(start, int) else start  # (T,) | (B, T)
+    angles = rope_angles(positions, hs, theta).unsqueeze(-3)  # (1, T, hs/2) | (B, 1, T, hs/2)
+    cos, sin = torch.cat([angles.cos()] * 2, -1), torch.cat([angles.sin()] * 2, -1)  # each angle for both halves
     x1, x2 = x.chunk(2, dim=-1)  # (B, H, T, hs/2) each
     return x * cos + torch.cat((-x2, x1), dim=-1) * sin  # (B, H, T, hs): (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)
 
@@ -216,33 +233,33 @@ class CausalSelfAttention(nn.Module):
         k = k.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)  # (B, nkv, T, hs)
         v = v.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)  # (B, nkv, T, hs)
         if self.rope_theta is not None:  # turn q and k by their positions; the cache keeps turned keys
-            start = kv.start if kv is not None else 0  # positions already cached (L)
+            start = new_positions(kv.start, T, kv.pad, x.device) if kv is not None else 0  # (T,) | (B, T)
             q = apply_rope(tap("q_before_rope", q), start, self.rope_theta)  # (B, nh, T, hs)
             k = apply_rope(tap("k_before_rope", k), start, self.rope_theta)  # (B, nkv, T, hs)
         if kv is not None:
             k, v = kv.append(k, v)  # (B, nkv, S, hs)
         q, k, v = tap("q", q), tap("k", k), tap("v", v)
-        if tap.wants("pattern"):
-            y = self._explicit(q, k, v, tap)
-        else:
-            y = self._fused(q, k, v)
+        pad = kv.pad if kv is not None else None
+        y = self._explicit(q, k, v, tap, pad) if tap.wants("pattern") else self._fused(q, k, v, pad)
         y = tap("concat", y.transpose(1, 2).reshape(B, T, C))  # (B, nh, T, hs) -> (B, T, C): heads side by side
         return tap("attn_out", self.resid_dropout(self.c_proj(y)))  # (B, T, C)
 
-    def _explicit(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tap: Tap) -> torch.Tensor:
+    def _explicit(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tap: Tap, pad=None) -> torch.Tensor:
         T, S = q.shape[2], k.shape[2]
         groups = self.n_head // self.n_kv_head
         if groups > 1:  # each kv head serves `groups` consecutive query heads
             k = k.repeat_interleave(groups, dim=1)  # (B, nh, S, hs)
             v = v.repeat_interleave(groups, dim=1)
         scores = tap("scores", (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim))  # (B, nh, T, S)
-        masked = tap("masked_scores", scores.masked_fill(~causal_mask(T, S, q.device), float("-inf")))
+        masked = tap("masked_scores", scores.masked_fill(~attention_mask(T, S, pad, q.device), float("-inf")))
         att = tap("pattern", F.softmax(masked, dim=-1))  # (B, nh, T, S); exactly 0 above the diagonal
         return tap("z", self.attn_dropout(att) @ v)  # (B, nh, T, hs)
 
-    def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pad=None) -> torch.Tensor:
         T, S = q.shape[2], k.shape[2]
-        if T == 1:
+        if pad is not None:
+            mask, causal = attention_mask(T, S, pad, q.device), False  # (B, 1, T, S)
+        elif T == 1:
             mask, causal = None, False  # one new query may see every cached key
         elif S == T:
             mask, causal = None, True
@@ -257,6 +274,23 @@ class CausalSelfAttention(nn.Module):
 def causal_mask(T: int, S: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """(T, S) bool, True where query t (at absolute position S-T+t) may see key s."""
     return torch.ones(T, S, dtype=torch.bool, device=device).tril(diagonal=S - T)
+
+
+def attention_mask(T: int, S: int, pad: torch.Tensor | None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The causal mask (T, S); with ``pad`` (B,) also no key among a row's leading padding, (B, 1, T, S), and
+    each query sees itself (so a padding query's row is never empty; its output is unused)."""
+    mask, keys = causal_mask(T, S, device), torch.arange(S, device=device)  # (T, S), (S,)
+    if pad is None:
+        return mask
+    itself = keys[None] == torch.arange(S - T, S, device=device)[:, None]  # (T, S)
+    return ((mask & (keys >= pad[:, None, None])) | itself)[:, None]  # (B, 1, T, S): one mask for every head
+
+
+def new_positions(L: int, T: int, pad: torch.Tensor | None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Positions of T new tokens after L cached ones: (T,); with ``pad`` (B,), each row's own (B, T), its
+    padding not counted (a padding column gets 0)."""
+    positions = torch.arange(L, L + T, device=device)  # (T,)
+    return positions if pad is None else (positions[None] - pad[:, None]).clamp(min=0)  # (B, T)
 
 
 class MLP(nn.Module):
@@ -288,6 +322,20 @@ class SwiGLU(nn.Module):
         gate = tap("gate", F.silu(tap("pre", self.gate_proj(x))))  # (B, T, H)
         h = tap("post", gate * tap("pre_linear", self.up_proj(x)))  # (B, T, H)
         return self.dropout(self.down_proj(h))  # (B, T, C)
+
+
+class WeightOnly(nn.Module):
+    """A linear layer or token embedding holding its weight as int8 / int4 buffers, packed by ``playground.quantize``,
+    which also gives ``run(self, x)``: torch's weight-only matmul, or a row lookup."""
+
+    def __init__(self, run: Callable, **buffers: torch.Tensor | None):
+        super().__init__()
+        self.run = run
+        for name, t in buffers.items():
+            self.register_buffer(name, t)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(self, x)
 
 
 def norm(config: GPTConfig) -> nn.Module:
@@ -370,14 +418,15 @@ class GPT(nn.Module):
         """
         B, T = idx.shape
         L = past_kv.length if past_kv is not None else 0
+        pad = past_kv.pad if past_kv is not None else None  # (B,): rows of different lengths, left-padded
         store = self._storage(past_kv, use_cache, B, T)
         tap = Tap(None) if capture else Tap(frozenset({"pattern"})) if return_attn else OFF
         x = tap("embed", self.transformer.wte(idx))  # (B, T, C)
         if "wpe" in self.transformer:  # learned positions
-            x = x + tap("pos_embed", self.transformer.wpe(torch.arange(L, L + T, device=idx.device)))  # (T, C)
+            x = x + tap("pos_embed", self.transformer.wpe(new_positions(L, T, pad, idx.device)))  # (T, C) | (B, T, C)
         x = self.transformer.drop(x)  # (B, T, C)
         for i, block in enumerate(self.transformer.h):
-            x = block(x, LayerKV(store, i, L) if store is not None else None, tap.scoped(f"blocks.{i}."))
+            x = block(x, LayerKV(store, i, L, pad) if store is not None else None, tap.scoped(f"blocks.{i}."))
         x = tap("ln_final", self.transformer.ln_f(x))  # (B, T, C)
         if last_logits_only:
             x = x[:, -1:]  # (B, 1, C)
@@ -385,7 +434,7 @@ class GPT(nn.Module):
         kv = None
         if store is not None:
             store.filled = L + T
-            kv = KVCache(store, L + T)
+            kv = KVCache(store, L + T, pad)
         attn = tuple(tap.store[f"blocks.{i}.attn.pattern"] for i in range(self.config.n_layer)) if return_attn else None
         return ForwardOut(logits=logits, attn=attn, kv=kv, captured=ActivationCache(tap.store, self) if capture else None)
 
@@ -402,7 +451,7 @@ class GPT(nn.Module):
         if not use_cache and past_kv is None:
             return None
         if past_kv is None:
-            past_kv = KVCache._empty(cfg, self.transformer.wte.weight.detach(), B)
+            past_kv = KVCache._empty(cfg, self.transformer.ln_f.weight.detach(), B)  # float even when quantised
         return past_kv._writable(T, cfg.block_size)
 
 
@@ -431,7 +480,7 @@ def decode(model: GPT, ids: list[int], n: int, pick: Callable[[torch.Tensor], in
     one token at a time for a person, keeping attention rows and what ``back``/``resample`` need;
     so does beam search, which runs K sequences as one batch and reorders their cache.
     """
-    device = model.transformer.wte.weight.device
+    device = model.transformer.ln_f.weight.device  # (a quantised model's embedding has no float weight)
     ids, kv = list(ids), None
     for _ in range(n):
         idx = torch.tensor([ids[-1:] if kv is not None else ids], dtype=torch.long, device=device)  # (1, T)

@@ -189,14 +189,15 @@ class TrainingSlots:
         self._sem.release()
 
 
-# presets that finish in well under a minute on 2 CPU cores
+# name -> (model, training). The Train tab labels each ("preset.<name>" in i18n) with what it shows and how long it
+# takes: steps × the per-step cost that benchmarks/train_presets.py measures (one torch thread, as app.py runs).
+# At 1,024 tokens a step, a 4,096-token vocabulary needs ~300 steps before the loss is well under the 6.27 nats of
+# a model that knows only how often each token occurs (words appear below ~5.6); lr 1e-2 takes the 1-layer model
+# there in 300 steps (3e-3 left it at ~6.0 after 200: gibberish). Measured in logs/train-presets.md.
 PRESETS: dict[str, tuple[dict, dict]] = {
-    "tiny: 1 layer, 64 wide (~15 s)": (dict(n_layer=1, n_head=2, n_embd=64, block_size=64),
-                                       dict(steps=200, batch_size=16, lr=3e-3, warmup_steps=20)),
-    "small: 2 layers, 96 wide (~30 s)": (dict(n_layer=2, n_head=4, n_embd=96, block_size=64),
-                                         dict(steps=300, batch_size=16, lr=3e-3, warmup_steps=30)),
-    "deeper: 4 layers, 64 wide (~40 s)": (dict(n_layer=4, n_head=4, n_embd=64, block_size=64),
-                                          dict(steps=300, batch_size=16, lr=3e-3, warmup_steps=30)),
+    "tiny": (dict(n_layer=1, n_head=2, n_embd=64, block_size=64), dict(steps=300, batch_size=16, lr=1e-2, warmup_steps=30)),
+    "small": (dict(n_layer=2, n_head=4, n_embd=96, block_size=64), dict(steps=300, batch_size=16, lr=3e-3, warmup_steps=30)),
+    "deeper": (dict(n_layer=4, n_head=4, n_embd=64, block_size=64), dict(steps=300, batch_size=16, lr=3e-3, warmup_steps=30)),
 }
 
 

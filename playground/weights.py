@@ -32,7 +32,12 @@ from playground.tokenizer import Tokenizer
 # shipped with the app: the default, and its grouped-query twin (8 query heads share 2 key/value heads;
 # same corpus and tokenizer) that makes the KV-cache saving of GQA measurable
 EMBEDDED = {"shakespeare": ASSETS / "model", "shakespeare-gqa": ASSETS / "model-gqa"}
-OFFERED_MODELS = ("shakespeare", "shakespeare-gqa", "gpt2", "SmolLM2-135M", "Qwen2.5-0.5B")  # what the app lists
+# the speculative-decoding draft of "shakespeare" (same tokenizer, 2 layers, width 128): loadable by name, not
+# in the model picker, where a model that writes worse text on purpose would only confuse
+EMBEDDED["shakespeare-tiny"] = ASSETS / "model-tiny"
+# the modern decoder (RMSNorm, rotary positions, SwiGLU, 8 query / 2 KV heads), same corpus and tokenizer
+EMBEDDED["shakespeare-llama"] = ASSETS / "model-llama"
+OFFERED_MODELS = ("shakespeare", "shakespeare-gqa", "shakespeare-llama", "gpt2", "SmolLM2-135M", "Qwen2.5-0.5B")  # what the app lists
 GPT2_ENV = "PLAYGROUND_GPT2_DIR"  # a local GPT-2 folder that "gpt2" resolves to
 # short names -> canonical Hub repos (the short GPT-2 ones still redirect on the Hub)
 HUB_ALIASES = {

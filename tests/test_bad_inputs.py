@@ -62,10 +62,10 @@ def label(demo, elem_id: str) -> str:
 
 
 def session(demo, **kw) -> QueueSession:
-    """A fresh session that has taken Step 0 (so a later Step must say Step 1 of 2)."""
+    """A fresh session that has taken Step 1 (so a later Step must say Step 2 of 2)."""
     q = QueueSession(demo.local_url)
     r = q.call("step", controls(**kw))
-    assert r.ok and "Step **0** of 1" in r.status, r.error
+    assert r.ok and "Step **1** of 1" in r.status, r.error
     return q
 
 
@@ -73,7 +73,7 @@ def still_works(q: QueueSession, step: int = 1, **kw) -> None:
     """The session goes on from where it was: the next Step is number ``step``."""
     r = q.call("step", controls(**kw))
     assert r.ok, r.error
-    assert f"Step **{step}** of {step + 1}" in r.status, r.status
+    assert f"Step **{step + 1}** of {step + 1}" in r.status, r.status
     q.close()
 
 
@@ -108,7 +108,7 @@ def test_number_controls_refuse_what_is_not_a_number_in_range(server, name, valu
     r = q.call("step", controls(**{name: value}))
     elem_id, accepted = NUMBERS[name]
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value in accepted:
-        assert r.ok and "Step **1** of 2" in r.status, r.error
+        assert r.ok and "Step **2** of 2" in r.status, r.error
         still_works(q, step=2)
         return
     # the control's label ("Temperature", "Top-k"...) or, for the seed's own range rule, its name
@@ -238,7 +238,7 @@ def test_back_at_the_start(server):
     assert q.call("load_page", controls()).ok
     refused(q.call("back", controls()), "nothing to undo")
     r = q.call("step", controls())
-    assert r.ok and "Step **0** of 1" in r.status
+    assert r.ok and "Step **1** of 1" in r.status
     still_works(q)
 
 
@@ -251,7 +251,7 @@ def test_step_and_run_after_a_stop(server):
         refused(q.call(api, controls(max_new_tokens=3)), "generation has stopped", "max new tokens", "Back")
     assert q.call("back", controls(max_new_tokens=3)).ok
     r = q.call("step", controls(max_new_tokens=3))
-    assert r.ok and "Step **2** of 3" in r.status  # the same text, its last token drawn again
+    assert r.ok and "Step **3** of 3" in r.status  # the same text, its last token drawn again
 
 
 def test_max_new_tokens_past_the_window_stops_when_the_window_is_full(server, model_and_tok):
@@ -285,7 +285,7 @@ def test_rapid_clicks_on_one_session_leave_a_consistent_text(server):
         if not r.ok:
             assert_human(r.error)
     shown = sorted(int(re.search(r"Step \*\*(\d+)\*\* of", r.status).group(1)) for r in ok)
-    assert shown == list(range(len(ok)))  # every success added exactly one token, none twice
+    assert shown == list(range(1, len(ok) + 1))  # every success added exactly one token, none twice
     r = q.call("select_step", controls(seed=4, view_step=0))
     assert generated_steps(r.data[1]) == list(range(len(ok)))
     alone = QueueSession(demo.local_url)  # the same seed, stepped one at a time, writes the same text

@@ -29,7 +29,12 @@ def expect_drawn(page: Page, elem_id: str, min_height: int = 200) -> None:
     """A plotly plot that is really on screen: a main SVG with size, and drawn marks in it."""
     p = plot(page, elem_id)
     expect(p).to_be_visible(timeout=TIMEOUT)
-    box = p.bounding_box()
+    box = None
+    for _ in range(20):  # a redraw may swap the plot's div between the check above and this read: read again
+        box = p.bounding_box()
+        if box:
+            break
+        page.wait_for_timeout(100)
     assert box and box["width"] > 400 and box["height"] >= min_height, (elem_id, box)
     marks = p.locator("g.point, g.hm image, path.js-line, g.trace.scatter path, .heatmaplayer image")
     expect(marks.first).to_be_attached(timeout=TIMEOUT)
@@ -77,10 +82,10 @@ def test_a_lesson_in_the_browser(page: Page, server, model_and_tok):  # noqa: F8
     for i in range(5):
         page.locator("#step").click()
         expect(chips(page)).to_have_count(i + 1, timeout=TIMEOUT)
-    expect(status(page)).to_contain_text("Step 4 of 5", timeout=TIMEOUT)
+    expect(status(page)).to_contain_text("Step 5 of 5", timeout=TIMEOUT)
     expect(page.locator("#text textarea")).to_have_value(re.compile("^KING HENRY:\nOnce more unto the breach.+"))
     expect_drawn(page, "next-plot", 300)
-    expect(plot(page, "next-plot")).to_contain_text("Step 4: chose")
+    expect(plot(page, "next-plot")).to_contain_text("Step 5: chose")
     expect(plot(page, "next-plot")).to_contain_text("min-p = final")
     bars = plot(page, "next-plot").locator("g.point")
     assert bars.count() >= 6 * 5  # six stages, several tokens each
@@ -101,7 +106,7 @@ def test_a_lesson_in_the_browser(page: Page, server, model_and_tok):  # noqa: F8
     expect(status(page)).to_contain_text("KV cache off", timeout=TIMEOUT)
     page.locator("#step").click()
     expect(chips(page)).to_have_count(6, timeout=TIMEOUT)
-    n_read = int(re.search(r"reading (\d+) token", status(page).inner_text()).group(1))
+    n_read = int(re.search(r"reading (\d+) token", status(page).text_content()).group(1))  # in the closed details
     assert n_read > 6  # the whole prompt and every generated token
 
     # the KV cache view shows both settings
@@ -137,7 +142,7 @@ def test_a_lesson_in_the_browser(page: Page, server, model_and_tok):  # noqa: F8
     page.locator("#back").click()
     expect(chips(page)).to_have_count(5, timeout=TIMEOUT)
     chips(page).nth(1).click()
-    expect(status(page)).to_contain_text("Step 1 of 5", timeout=TIMEOUT)
+    expect(status(page)).to_contain_text("Step 2 of 5", timeout=TIMEOUT)
     expect(page.locator("#chips .tok.gen.sel")).to_have_attribute("data-step", "1")
     expect(plot(page, "attn-heatmap")).to_contain_text("layer 1, head 2")
 
@@ -210,7 +215,7 @@ def walk_inside(page: Page, url: str, name: str, n_layer: int) -> None:
     for i in range(3):
         page.locator("#step").click()
         expect(chips(page)).to_have_count(i + 1, timeout=TIMEOUT)
-    expect(page.locator("#inside-note")).to_contain_text("step 2:", timeout=TIMEOUT)  # redrawn: the tab is open
+    expect(page.locator("#inside-note")).to_contain_text("step 3:", timeout=TIMEOUT)  # redrawn: the tab is open
     page.locator("#inside_layer input").click()
     page.get_by_role("option", name=str(n_layer - 1), exact=True).click()
     expect(plot(page, "inside-stack")).to_contain_text(f"block {n_layer - 1} of {n_layer}", timeout=TIMEOUT)

@@ -72,7 +72,7 @@ def test_the_students_sessions_are_freed_when_their_state_expires(model_and_tok,
         assert demo.app_context.live_states == live
         assert all(not s.state_data for s in held)  # Gradio let go of every PageState
         r = sessions[0].call("step", controls(seed=0))  # an expired tab starts over instead of failing
-        assert r.ok and "Step **0** of 1" in r.status
+        assert r.ok and "Step **1** of 1" in r.status
     finally:
         demo.close()
 

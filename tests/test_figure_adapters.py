@@ -110,7 +110,7 @@ def test_inside_figures_draw_the_whole_pass_as_picked_by_hand(small_tokenizer):
     pc = param_counts(model)
     formula = KVCache.formula_text(cfg, 1, 1)
     figs = figures.inside_figures(w, pc, formula, cfg.n_layer, cfg.n_head, 1, 2, "en")
-    assert len(figs) == 9
+    assert len(figs) == 12  # the stack, eight walkthrough rows, the output head, the lens, the counts
     for f in figs:
         go.Figure(f.to_dict())  # plotly accepts every property
     d = w.dims
@@ -128,4 +128,4 @@ def test_inside_figures_draw_the_whole_pass_as_picked_by_hand(small_tokenizer):
         assert same(a, b), k
     # the lens names the token that really came next, also the unlikely one chosen after the last position
     last = small_tokenizer.token_str(unlikely)
-    assert figures.label(last, 8) in figs[7].layout.xaxis.ticktext[-1]
+    assert figures.label(last, 8) in figs[10].layout.xaxis.ticktext[-1]

@@ -372,8 +372,9 @@ def test_beam_tree_lays_out_steps_and_marks_kept_pruned_finished():
     d = check(F.beam_tree(nodes, ["ROMEO:", "␣I", "␣my", "␣the", "↵", "␣lord", "␣x"], best_path=[1, 4], length_penalty=1.0))
     by_name = {t.get("name"): t for t in d["data"] if t.get("mode") == "markers+text"}
     assert set(by_name) >= {"kept", "pruned", "finished", None}
-    assert list(dense(by_name["finished"]["x"])) == [1] and by_name["finished"]["marker"]["symbol"] == "star"
-    assert list(dense(by_name["pruned"]["x"])) == [0, 1]
+    # steps are numbered from 1 (the prompt at 0)
+    assert list(dense(by_name["finished"]["x"])) == [2] and by_name["finished"]["marker"]["symbol"] == "star"
+    assert list(dense(by_name["pruned"]["x"])) == [1, 2]
     assert list(dense(by_name["pruned"]["y"])) == [2, 2]  # worst of its step: lowest row
     assert any(a["text"] == "-0.35" for a in d["layout"]["annotations"])  # final score with length penalty
     lines = [t for t in d["data"] if t.get("mode") == "lines" and t.get("name") is None]
@@ -383,8 +384,8 @@ def test_beam_tree_lays_out_steps_and_marks_kept_pruned_finished():
 
 def test_beam_tree_cuts_long_searches_and_checks_labels():
     nodes = [Node(0, -1, None, 0.0, 0.0, True, False)] + [Node(i, i - 1, i - 1, -0.1, -0.1 * i, True, False) for i in range(1, 31)]
-    fig = F.beam_tree(nodes, ["p"] + ["t"] * 30, max_steps=10)
-    assert "first 10 of 30 steps" in fig.layout.title.text
+    fig = F.beam_tree(nodes, ["p"] + ["t"] * 30, in_view=10)
+    assert "steps 1–10 of 30 in view" in fig.layout.title.text and fig.layout.xaxis.rangeslider.visible
     with pytest.raises(ValueError, match="labels"):
         F.beam_tree(nodes, ["p"])
     with pytest.raises(ValueError, match="root"):

@@ -41,13 +41,14 @@ def test_switching_heads_redraws_without_a_forward_pass(small_tokenizer):
 
 
 def test_a_modern_block_gets_a_note_in_the_inside_tab_and_the_mask_view_still_draws(small_tokenizer):
-    """A rotary / RMSNorm / SwiGLU model (Llama-style) loaded into the page: the Inside tab says it does not draw
-    that block yet (instead of failing), and the mask view, built on head_scores, draws it."""
+    """A rotary / RMSNorm / SwiGLU model (Llama-style) loaded into the page: the Inside tab draws that block (its
+    rotary step too; tests/test_inside_blocks.py checks the values), and the mask view, built on head_scores, draws it."""
     from playground.ui.inside import PLOTS, render_inside
 
     model = tiny_gpt(n_layer=2, n_head=4, n_embd=32, n_kv_head=2, norm="rmsnorm", positions="rotary", mlp="swiglu")
     ps = PageState("llama-ish", Session(model, small_tokenizer, "ROMEO: But soft", SamplingParams(seed=1)))
     ps.session.step()
     note, *figs = render_inside(ps, Selection(0, 1, 2, "probabilities"))
-    assert "modern block" in note and "rmsnorm" in note and len(figs) == len(PLOTS)
+    assert "One forward pass of step" in note and len(figs) == len(PLOTS)
+    assert [d.type for d in figs[PLOTS.index("inside-rope")].data][-2:] == ["scatter", "scatter"]  # q before / after
     assert render_mask(ps, Selection(0, 1, 2, "probabilities")).data  # drawn from the model's own scores

@@ -81,7 +81,7 @@ def test_reset_during_a_run_wins(slow_server):
     assert "Press **Step**" in reset.status  # the reset page: no step yet
     assert "Stopped" not in str(run.data[3])  # the Run's late output does not repaint the finished text
     after = q.call("step", controls())
-    assert after.ok and "Step **0** of 1" in after.status, (after.error, after.status)  # the state is the reset one
+    assert after.ok and "Step **1** of 1" in after.status, (after.error, after.status)  # the state is the reset one
     q.close()
 
 
@@ -95,7 +95,7 @@ def test_a_double_clicked_run_ends_once_without_an_error(slow_server):
     alone = QueueSession(slow_server.local_url)
     single = alone.call("run", controls(max_new_tokens=30, seed=5))
     for r in (first, second):
-        assert "Step **29** of 30" in r.status and "Stopped: max new tokens" in r.status, r.status
+        assert "Step **30** of 30" in r.status and "Stopped: max new tokens" in r.status, r.status
         assert r.text == single.text
     q.close()
     alone.close()

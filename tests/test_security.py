@@ -110,7 +110,7 @@ def test_an_unexpected_exception_in_a_handler_reaches_the_client_without_its_tex
     no_secrets(r.error, r.logs)
     monkeypatch.undo()
     r = q.call("step", controls())  # the session was not harmed
-    assert r.ok and "Step **1** of 2" in r.status
+    assert r.ok and "Step **2** of 2" in r.status
 
 
 def test_an_exception_gradio_itself_catches_shows_nothing(server, monkeypatch):
@@ -159,13 +159,13 @@ def test_a_loader_that_crashes_is_reported_without_its_path(boom_server):
     assert not r.ok and r.error == UNEXPECTED.format(kind="RuntimeError")
     no_secrets(r.error)
     r = q.call("step", controls())
-    assert r.ok and "Step **1** of 2" in r.status
+    assert r.ok and "Step **2** of 2" in r.status
 
 
 def test_unavailable_reasons_on_the_page_have_no_paths(boom_server):
     base = boom_server.local_url.rstrip("/")
     config = httpx.get(base + "/config").text
-    assert "**gpt2** is unavailable" in config and "Hugging Face cache" in config  # the reason is shown...
+    assert "unavailable here: gpt2" in config and "Hugging Face cache" in config  # the reason is shown...
     no_secrets(config)  # ...without the cache's path
     q = QueueSession(boom_server.local_url)
     r = q.call("change_model", controls(model_name="gpt2"))
@@ -192,8 +192,10 @@ def test_the_api_lists_only_the_page_events(server):
     config = httpx.get(base + "/config").json()
     backend = {d["api_name"]: d["api_visibility"] for d in config["dependencies"] if d["backend_fn"]}
     assert {n for n, v in backend.items() if v == "public"} == ENDPOINTS
-    # the one other server function: gr.Examples filling the prompt (not in the API; it runs no model)
-    assert {n: v for n, v in backend.items() if v != "public"} == {"load_example": "undocumented"}
+    # the other server functions: gr.Examples filling the prompt, the share link's box shown (not in the API;
+    # they run no model)
+    assert {n: v for n, v in backend.items() if v != "public"} == {"load_example": "undocumented",
+                                                                    "show_link": "private"}
 
 
 @pytest.mark.parametrize("api", ["step", "run", "load_page", "train", "predict"])

@@ -82,7 +82,7 @@ def open_and_step(q: QueueSession, c: list, steps: int) -> None:
     assert q.call("load_page", c).ok
     for k in range(steps):
         r = q.call("step", c)
-        assert r.ok and f"Step **{k}** of {k + 1}" in r.status, (r.error, r.status)
+        assert r.ok and f"Step **{k + 1}** of {k + 1}" in r.status, (r.error, r.status)
 
 
 # -- a crowd ---------------------------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def test_a_flood_of_new_tabs_leaves_a_students_session_alone(model_and_tok, monk
         open_and_step(student, c, 3)
         flood(demo, 60)
         r = student.call("step", c)
-        assert r.ok and "Step **3** of 4" in r.status and not warnings(r), (r.error, r.status, r.logs)
+        assert r.ok and "Step **4** of 4" in r.status and not warnings(r), (r.error, r.status, r.logs)
         assert len(holder(demo).session_data) <= 10
         assert demo.app_context.live_states - live == live_held(demo)  # 61 states made; every one dropped was forgotten
 
@@ -110,7 +110,7 @@ def test_one_client_cannot_crowd_out_another(model_and_tok, monkeypatch):
         flood(demo, 36, client="10.6.6.6", step=True)
         for q, c in students:
             r = q.call("step", c)
-            assert r.ok and "Step **2** of 3" in r.status and not warnings(r), (r.error, r.status, r.logs)
+            assert r.ok and "Step **3** of 3" in r.status and not warnings(r), (r.error, r.status, r.logs)
         tabs = holder(demo).tabs
         assert sum(t.client == "10.6.6.6" for t in tabs.values()) <= 6
         assert sum(t.client == "10.1.1.1" for t in tabs.values()) == 3
@@ -130,11 +130,11 @@ def test_an_expired_tab_is_told_and_gets_its_prompt_back(model_and_tok, monkeypa
             time.sleep(0.25)
         assert live_held(demo) == 0
         r = en.call("step", c)
-        assert r.ok and "Step **0** of 1" in r.status and r.text.startswith(prompt), (r.error, r.status)
+        assert r.ok and "Step **1** of 1" in r.status and r.text.startswith(prompt), (r.error, r.status)
         (told,) = warnings(r)
         assert "expired after 2 seconds without use" in told and "prompt and settings were restored" in told
         r = en.call("step", c)
-        assert r.ok and "Step **1** of 2" in r.status and not warnings(r)
+        assert r.ok and "Step **2** of 2" in r.status and not warnings(r)
         r = zh.call("step", c)
         assert r.ok and any("已过期" in w and "已恢复" in w for w in warnings(r)), r.logs
 
@@ -153,7 +153,7 @@ def test_an_evicted_tab_is_told_and_its_view_controls_still_fit(model_and_tok, m
         assert student.session_hash not in holder(demo).session_data
         assert demo.app_context.live_states - live == live_held(demo)
         r = student.call("step", shown)
-        assert r.ok and "Step **0** of 1" in r.status and r.text.startswith("KING LEAR:"), (r.error, r.status)
+        assert r.ok and "Step **1** of 1" in r.status and r.text.startswith("KING LEAR:"), (r.error, r.status)
         (told,) = warnings(r)
         assert "closed to make room on a busy server" in told and "prompt and settings were restored" in told
 
@@ -176,13 +176,13 @@ def test_train_stop_and_presets_keep_a_tab_alive(model_and_tok, monkeypatch):
             assert q.call("train_preset" if k % 2 else "stop_training", [PRESET] if k % 2 else [None]).ok
             time.sleep(0.6)
         r = q.call("step", c)
-        assert r.ok and "Step **1** of 2" in r.status and not warnings(r), (r.error, r.status, r.logs)
+        assert r.ok and "Step **2** of 2" in r.status and not warnings(r), (r.error, r.status, r.logs)
         t0 = time.time()
         r = q.call("train", [None, PRESET, 1, 2, 32, 32, 3e-3, 20])
         assert r.ok and time.time() - t0 > 3.0, r.error
         assert "**step 20 / 20**" in r.data[1] and "stop button" not in r.data[1], r.data[1]
         r = q.call("step", c)
-        assert r.ok and "Step **2** of 3" in r.status and not warnings(r), (r.error, r.status, r.logs)
+        assert r.ok and "Step **3** of 3" in r.status and not warnings(r), (r.error, r.status, r.logs)
 
 
 # -- the queue and the upload route -----------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def test_one_tab_cannot_fill_the_queue(model_and_tok, monkeypatch):
         assert all(r.kind == "http_429" and f"already has {limit} requests waiting or running" in r.error
                    for r in refused), {(r.kind, r.error) for r in refused}
         r = other.call("step", controls(prompt="JULIET:"))
-        assert r.ok and "Step **0** of 1" in r.status, r.error
+        assert r.ok and "Step **1** of 1" in r.status, r.error
         done = hog.wait(accepted).values()  # the hog's Runs were served too (those after the text ended say so)
         assert any(res.ok for res in done) and all(res.ok or "generation has stopped" in res.error for res in done)
 

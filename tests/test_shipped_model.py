@@ -15,9 +15,10 @@ from playground.evaluate import evaluate_nats
 
 MODEL_DIR = ASSETS / "model"
 GQA_DIR = ASSETS / "model-gqa"
+LLAMA_DIR = ASSETS / "model-llama"
 
 
-@pytest.mark.parametrize("folder", [MODEL_DIR, GQA_DIR], ids=["shakespeare", "shakespeare-gqa"])
+@pytest.mark.parametrize("folder", [MODEL_DIR, GQA_DIR, LLAMA_DIR], ids=["shakespeare", "shakespeare-gqa", "shakespeare-llama"])
 def test_files_and_size_rule(folder):
     for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md", "train_log.json"):
         assert (folder / name).is_file(), name
@@ -79,9 +80,30 @@ def test_the_gqa_twin_shares_the_tokenizer_and_its_cache_is_smaller_by_the_head_
     assert kv_mha.nbytes * g.n_kv_head * (g.n_embd // g.n_head) == kv_gqa.nbytes * c.n_kv_head * (c.n_embd // c.n_head)
 
 
-def test_the_gqa_twins_validation_figure_matches_its_card():
-    model, tok = load_model("shakespeare-gqa")
+@pytest.mark.parametrize("folder", [GQA_DIR, LLAMA_DIR], ids=["shakespeare-gqa", "shakespeare-llama"])
+def test_the_twins_validation_figure_matches_its_card(folder):
+    model, tok = load_model(str(folder))
     result = evaluate_nats(model, tok)
-    logged = json.loads((GQA_DIR / "train_log.json").read_text())["eval"]["nats_per_char"]
+    logged = json.loads((folder / "train_log.json").read_text())["eval"]["nats_per_char"]
     assert abs(result["nats_per_char"] - logged) < 1e-3
-    assert f"{logged:.4f}" in (GQA_DIR / "README.md").read_text()
+    assert f"{logged:.4f}" in (folder / "README.md").read_text()
+
+
+@torch.no_grad()
+def test_the_llama_model_is_the_modern_block_on_the_same_tokens_and_writes_words(shipped):
+    model, tok = shipped
+    llama, ltok = load_model("shakespeare-llama")
+    c = llama.config
+    assert (c.norm, c.positions, c.mlp, c.n_head, c.n_kv_head, c.bias) == ("rmsnorm", "rotary", "swiglu", 8, 2, False)
+    assert (LLAMA_DIR / "tokenizer.json").read_bytes() == (MODEL_DIR / "tokenizer.json").read_bytes()
+    assert (LLAMA_DIR / "model.safetensors").stat().st_size <= 9 * 2**20
+    ids = torch.tensor([ltok.encode_ids("ROMEO:")])
+    for _ in range(30):
+        ids = torch.cat([ids, llama(ids, use_cache=False).logits[:, -1].argmax(-1, keepdim=True)], 1)
+    words = re.findall(r"[A-Za-z']+", ltok.decode(ids[0].tolist()))
+    assert len(words) >= 10, words
+    # the card's equal-step comparison quotes the training logs: the figures are the logged ones
+    card = (LLAMA_DIR / "README.md").read_text()
+    for log, step in ((LLAMA_DIR, 499), (GQA_DIR, 500), (MODEL_DIR, 500)):
+        hist = {h["step"]: h["val_loss"] for h in json.loads((log / "train_log.json").read_text())["history"]}
+        assert f"{hist[step]:.4f}" in card, (log, step)

@@ -27,6 +27,8 @@ ALLOWED = {
     "gib", "mb", "gqa", "adamw", "gelu", "mlp", "layernorm", "transformer", "wte", "wpe", "qkᵀ", "id", "ids",
     "hugging", "face", "gpt-2", "shakespeare", "shakespeare-gqa", "attn", "romeo", "cpu",
     "hf_hub_offline", "n_embd", "c_fc", "c_proj", "argmax", "max", "head", "log", "pre-ln", "post-ln",
+    "rmsnorm", "rope", "swiglu", "silu", "mqa", "llama", "mistral", "config", "json",  # the Architecture tab's names
+    "rms",  # RMSNorm's root mean square, as the formula writes it
 }
 
 
@@ -91,6 +93,7 @@ def walk_stages(T=4, C=8, hs=4):
     s = {k: r(T, C) for k in ("embed", "pos_embed", "resid_pre", "ln1", "concat", "attn_out", "resid_mid", "ln2",
                               "mlp_out", "resid_post")}
     s.update({k: r(T, hs) for k in ("q", "k", "v", "z")})
+    s.update(ln1_mean=r(T, 1), ln1_scale=np.abs(r(T, 1)) + 0.5, ln1_hat=r(T, C))  # LayerNorm's steps
     s.update(scores=r(T, T), masked_scores=np.where(np.tril(np.ones((T, T))) > 0, r(T, T), -np.inf),
              pattern=causal(T), mlp_pre=r(T, 4 * C), mlp_post=r(T, 4 * C))
     return s
@@ -178,8 +181,9 @@ def test_chinese_wording_follows_the_courses():
     assert "注意力权重" in zh("in.pattern")
     assert "升维 c_fc" == zh("in.expand") and "降维投影 c_proj" == zh("in.project")
     assert "语言模型头（LM Head）" in zh("note.inside") and "语言模型头" in zh("in.lmhead") and "前向传播耗时中位数" in zh("fig.median")
-    assert "进程内存" in zh("status.step") and "缓存占用内存" in zh("memory_plot")
-    assert "当前文本" == zh("text") and "第一步的下一个词元分布" in zh("fig.cmp_title")
+    assert "进程内存" in zh("status.details") and "缓存占用内存" in zh("memory_plot")  # the status's details line
+    # Compare shows every step now (issue 18 point 6), no longer only the first: the course's wording for it
+    assert "当前文本" == zh("text") and "逐步的下一个词元分布" in zh("fig.cmp_title")
     assert "标签 = 输入右移一位" in zh("train_intro") and "用交叉熵计算损失" in zh("train_intro")
     assert "候选序列" in zh("fig.beam_y") and "已完成的候选序列" in zh("beam.summary")
     assert "向量的维度" in zh("t_width.info")

@@ -127,7 +127,7 @@ def test_training_streams_a_falling_loss_and_the_model_is_this_sessions_only(tra
     out = a.predict(model_name=name, api_name="/change_model")  # this session: selectable, and it generates
     assert f"**{name}** · 1 layers × 2 heads, 32 wide" in out[3]  # the dropdown accepted it; the status shows it
     step = a.predict(model_name=name, api_name="/step")
-    assert f"**{name}**" in step[2] and "Step **0**" in step[2]
+    assert f"**{name}**" in step[2] and "Step **1**" in step[2]
     for api in ("/change_model", "/step"):  # another session never sees it
         with pytest.raises(AppError):
             b.predict(model_name=name, api_name=api)

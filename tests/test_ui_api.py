@@ -37,7 +37,10 @@ ENDPOINTS = {"load_page", "reset", "set_prompt", "change_model", "model_dropdown
              "train_preset", "train", "stop_training", "gqa_cache",  # the train view (tests/test_train_view.py)
              "inside", "inside_tab", "inside_follow",  # the inside-the-model view
              "restore_link", "apply_link", "set_language", "share_link", "tab_seen", "compare", "lesson",
-             "lesson_run"}  # classroom mode (tests/test_classroom.py)
+             "lesson_run", "lesson_show",  # classroom mode (tests/test_classroom.py)
+             "batch_sweep", "batch_queue", "faster_relabel", "faster_lesson",  # the faster tab (tests/test_faster_view.py)
+             "speculative", "quantize", "faster_spec_relabel", "faster_spec_lesson",  # its speculative/quantise parts
+             "arch_calc", "arch_pair", "arch_rope", "arch_relabel", "arch_lesson"}  # the architecture tab (test_arch_view)
 
 
 def free_port() -> int:
@@ -172,7 +175,8 @@ def test_load_page_shows_the_prompt_as_chips_and_says_what_to_do(client, model_a
     assert r["chips"].count('class="tok prompt"') == len(tok.encode_ids(PROMPT))
     assert generated_steps(r["chips"]) == []
     assert "Press **Step**" in r["status"]
-    assert "Press Step" in r["next"]["layout"]["annotations"][0]["text"]  # a message, not a blank chart
+    # the next-token chart is drawn for the prompt at once (issue 18): the first step's distribution, no step taken
+    assert title(r["next"]).startswith("Before step 1") and len(r["next"]["data"]) >= 6
     assert len(r["mask"]["data"]) == 4  # the causal mask of the prompt is there from the start
     assert [c[1] for c in r["layer"]["choices"]] == [0, 1] and [c[1] for c in r["head"]["choices"]] == [0, 1, 2, 3]
 
@@ -184,9 +188,9 @@ def test_five_steps_fill_every_view(client, model_and_tok):
     for i in range(5):
         r = call(client, "step", seed=3)
         assert generated_steps(r["chips"]) == list(range(i + 1))
-    assert "Step **4** of 5" in r["status"] and r["text"].startswith(PROMPT)
+    assert "Step **5** of 5" in r["status"] and r["text"].startswith(PROMPT)
     assert r["view_step"]["value"] == 4 and r["view_step"]["maximum"] == 4
-    assert title(r["next"]).startswith("Step 4: chose")
+    assert title(r["next"]).startswith("Step 5: chose")
     bars = [t for t in r["next"]["data"] if t.get("showlegend") is False]
     assert len(bars) == 6  # raw, penalty, temperature, top-k, top-p, min-p
     heat = r["attn"]["data"][0]
@@ -204,9 +208,9 @@ def test_back_and_select_step(client):
     for _ in range(3):
         call(client, "step")
     r = call(client, "back")
-    assert generated_steps(r["chips"]) == [0, 1] and "Step **1** of 2" in r["status"]
+    assert generated_steps(r["chips"]) == [0, 1] and "Step **2** of 2" in r["status"]
     r = call(client, "select_step", view_step=0)
-    assert "Step **0** of 2" in r["status"] and title(r["next"]).startswith("Step 0")
+    assert "Step **1** of 2" in r["status"] and title(r["next"]).startswith("Step 1")
     assert re.search(r'class="tok gen sel" data-step="0"', r["chips"])
     band = r["latency"]["layout"]["shapes"]  # the KV view marks the inspected step too
     assert len(band) == 1 and band[0]["x0"] < 0 < band[0]["x1"]
@@ -274,12 +278,12 @@ def test_kv_cache_off_reads_every_position(client, model_and_tok):
     n_prompt = len(tok.encode_ids(PROMPT))
     call(client, "load_page")
     call(client, "step")
-    r = call(client, "set_kv_cache", kv_cache=False)
-    assert "KV cache **off**" in r["status"]
+    r = call(client, "set_kv_cache", kv_cache=False)  # the switch takes step 1 again, without the cache
+    assert "KV cache **off**" in r["status"] and f"reading {n_prompt} token(s)" in r["status"]
     r = call(client, "step", kv_cache=False)
     assert f"reading {n_prompt + 1} token(s)" in r["status"]
     on, off, _ = r["latency"]["data"]
-    assert list(on["x"]) == [0] and list(off["x"]) == [1]
+    assert list(on["x"]) == [] and list(off["x"]) == [0, 1]
 
 
 # -- attention, mask, cache, beams ---------------------------------------------------------------------
@@ -357,7 +361,7 @@ def test_chip_and_tile_clicks_select_a_step_and_a_head(model_and_tok):
     for _ in range(3):
         page.step(ps, *controls)
     out = page.pick_step(gr.EventData(None, {"step": 1}), ps, *controls)
-    assert "Step **1** of 3" in out[3]
+    assert "Step **2** of 3" in out[3]
     out = page.pick_head(gr.EventData(None, {"layer": 1, "head": 3}), ps, *controls)
     assert out[-2:] == (1, 3)
     assert "layer 1, head 3" in out[6].layout.title.text
@@ -395,8 +399,8 @@ def test_stage_table_accounts_for_the_whole_vocabulary(model_and_tok):
 
 
 # -- inside the model ------------------------------------------------------------------------------------------
-INSIDE = ["layer", "head", "note", *[p for p in ("stack", "input", "qkv", "pattern", "attn_out", "mlp", "output",
-                                                   "lens", "params")]]
+INSIDE = ["layer", "head", "note", *[p for p in ("stack", "input", "norm", "qkv", "rope", "heads", "pattern", "attn_out",
+                                                   "mlp", "output", "lens", "params")]]
 
 
 def inside(client: Client, **kw) -> dict:
@@ -443,7 +447,7 @@ def test_inside_view_draws_the_forward_pass_of_the_selected_step(client, model_a
     out = inside(client, prompt=PROMPT, temperature=0, view_step=1, inside_layer=0, inside_head=1)
     ids = tok.encode_ids(PROMPT)
     ids += [int(np.argmax(next_probs(model, ids)))]  # greedy: step 0's token, the input of step 1 ends with it
-    assert "step 1" in out["note"] and f"T={len(ids)}" in title(out["stack"]).replace("T = ", "T=") + texts(out["input"])
+    assert "step 2" in out["note"] and f"T={len(ids)}" in title(out["stack"]).replace("T = ", "T=") + texts(out["input"])
     np.testing.assert_allclose(out["output"]["data"][1]["x"][0], next_probs(model, ids).max(), atol=1e-5)
     assert "block 0 of 2, head 1" in title(out["stack"])
 
@@ -463,7 +467,7 @@ def test_inside_view_is_opt_in(model_and_tok, monkeypatch):
     assert not drawn and closed[1] is False and all(isinstance(x, type(gr.skip())) for x in closed[2:])
     newest = (*controls[3:-4], 1, 0, 0, MODES[0])  # the view slider on step 1, as after the second Step
     opened = iv.follow(ps, "shakespeare", PROMPT, True, True, 1, 0, *newest)
-    assert len(drawn) == 1 and opened[1] is True and len(opened) == 2 + len(inside_tab.OUTPUTS) == 14
+    assert len(drawn) == 1 and opened[1] is True and len(opened) == 2 + len(inside_tab.OUTPUTS) == 17
     assert drawn[0].layer == 1 and drawn[0].step == 1  # the newest step's input, the chosen layer
 
 

@@ -291,12 +291,12 @@ def test_hub_id_offline_mode_fails_at_once_and_model_choices_says_why(empty_hub,
         load_model("distilgpt2")
     choices = model_choices()
     assert time.perf_counter() - t0 < 2.0
-    assert set(choices) == {"shakespeare", "shakespeare-gqa", "gpt2", "SmolLM2-135M", "Qwen2.5-0.5B"}
+    assert set(choices) == {"shakespeare", "shakespeare-gqa", "shakespeare-llama", "gpt2", "SmolLM2-135M", "Qwen2.5-0.5B"}
     assert GPT2_ENV in choices["gpt2"] and "HF_HUB_OFFLINE" in choices["gpt2"]
     for name, repo, env in (("SmolLM2-135M", "HuggingFaceTB/SmolLM2-135M", "PLAYGROUND_SMOLLM2_DIR"),
                             ("Qwen2.5-0.5B", "Qwen/Qwen2.5-0.5B", "PLAYGROUND_QWEN2_DIR")):
         assert repo in choices[name] and env in choices[name] and "HF_HUB_OFFLINE" in choices[name]
-    for name in ("shakespeare", "shakespeare-gqa"):  # shipped: available exactly when their files are there
+    for name in ("shakespeare", "shakespeare-gqa", "shakespeare-llama"):  # shipped: available exactly when their files are there
         assert (choices[name] is None) == (weights.missing_files(weights.EMBEDDED[name]) == [])
 
 

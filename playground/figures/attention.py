@@ -49,9 +49,10 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], layer: int, he
         shapes.append(dict(type="rect", x0=-0.5, x1=S - 0.5, y0=highlight_query - 0.5, y1=highlight_query + 0.5,
                            line=dict(color=CHOSEN, width=3)))
     title = _t("fig.attn_title", lang, layer=layer, head=head)
-    if first or (total or S) > S:  # a window: say which positions, on the first line
-        line, _, rest = title.partition("<br>")
-        title = f"{line} · {_t('fig.last_positions', lang, W=S, total=max(total or 0, first + S))}<br>{rest}"
+    line, _, rest = title.partition("<br>")  # how many positions (= rows), in the words the overview uses
+    total = max(total or 0, first + S)
+    shown = _t("fig.all_positions", lang, S=S) if total == S else _t("fig.last_positions", lang, W=S, total=total)
+    title = f"{line} · {shown}<br>{rest}"
     return _figure(
         [trace], title,
         height or int(np.clip(200 + 22 * S, 440, 780)), margin=dict(l=110, r=30, t=90, b=110), shapes=shapes,

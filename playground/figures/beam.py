@@ -14,9 +14,11 @@ from playground.i18n import t as _t
 
 
 # -- beam search ----------------------------------------------------------------------------------------
-def beam_tree(nodes: Sequence, labels: Sequence[str], best_path: Sequence[int] = (), max_steps: int = 10,
+def beam_tree(nodes: Sequence, labels: Sequence[str], best_path: Sequence[int] = (), in_view: int = 10,
               length_penalty: float = 1.0, height: int | None = None, lang: str = "en") -> go.Figure:
-    """The tree beam search explored: one column per step, that step's candidates ranked top to bottom.
+    """The tree beam search explored: one column per step (numbered from 1; the prompt at 0), that step's
+    candidates ranked top to bottom. Every step is drawn; a longer search shows its first ``in_view``
+    steps, the title says so, and a range slider under the chart pans to the rest.
 
     ``nodes``: objects with ``node_id, step, parent, logprob, cum_logprob, kept, finished, score``
     (``playground.beam.BeamNode`` is one); ``nodes[0]`` is the root (the prompt, step -1).
@@ -28,7 +30,7 @@ def beam_tree(nodes: Sequence, labels: Sequence[str], best_path: Sequence[int] =
         raise ValueError(f"{len(labels)} labels for {len(nodes)} nodes")
     if not nodes or nodes[0].parent is not None:
         raise ValueError("nodes[0] must be the root (parent None)")
-    shown = [n for n in nodes if n.step < max_steps]
+    shown = list(nodes)
     by_step: dict[int, list] = {}
     for n in shown:
         if n.parent is not None:
@@ -36,9 +38,9 @@ def beam_tree(nodes: Sequence, labels: Sequence[str], best_path: Sequence[int] =
     pos: dict[int, tuple[int, float]] = {}
     for step, group in by_step.items():  # row 0 = the step's best candidate
         for rank, n in enumerate(sorted(group, key=lambda n: -n.cum_logprob)):
-            pos[n.node_id] = (step, float(rank))
+            pos[n.node_id] = (step + 1, float(rank))
     rows = max((len(g) for g in by_step.values()), default=1)
-    pos[nodes[0].node_id] = (-1, (rows - 1) / 2)
+    pos[nodes[0].node_id] = (0, (rows - 1) / 2)
     edge_lp = np.array([n.logprob for n in shown if n.parent is not None], dtype=float)
     lo = min(-0.5, float(np.floor(edge_lp.min()))) if edge_lp.size else -5.0
     bins = 6
@@ -88,14 +90,16 @@ def beam_tree(nodes: Sequence, labels: Sequence[str], best_path: Sequence[int] =
     data.append(dict(type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                      marker=dict(colorscale=BEAM_SCALE, cmin=lo, cmax=0.0, color=[lo], showscale=True,
                                  colorbar=dict(title=dict(text=_t("fig.beam_edge", lang)), thickness=16))))
-    n_steps = max(by_step, default=-1) + 1
-    total = max((n.step for n in nodes), default=-1) + 1
-    more = _t("fig.beam_more", lang, n=n_steps, total=total) if n_steps < total else ""
+    total = max(by_step, default=-1) + 1
+    view = min(total, max(1, in_view))
+    more = _t("fig.beam_more", lang, n=view, total=total) if view < total else ""
+    pan = dict(rangeslider=dict(visible=True, thickness=0.12, bgcolor="#F4F4F4")) if view < total else {}
     return _figure(
         data, _t("fig.beam_title", lang, more=more),
-        height or int(np.clip(150 + 46 * rows, 400, 760)), margin=dict(l=110, r=30, t=90, b=60), annotations=notes,
-        legend=_legend_top(),
-        xaxis=_axis(title=_axis_title(_t("fig.beam_x", lang)), range=[-1.6, n_steps - 0.4], dtick=1, zeroline=False, showgrid=False),
+        (height or int(np.clip(150 + 46 * rows, 400, 760))) + (90 if pan else 0), margin=dict(l=110, r=30, t=110, b=60),
+        annotations=notes, legend=_legend_top(),
+        xaxis=_axis(title=_axis_title(_t("fig.beam_x", lang)), range=[-0.6, view + 0.6], dtick=1, zeroline=False,
+                    showgrid=False, **pan),
         yaxis=_axis(title=_axis_title(_t("fig.beam_y", lang)), autorange="reversed", showticklabels=False,
                     zeroline=False, showgrid=False),
     )

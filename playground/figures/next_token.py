@@ -1,8 +1,8 @@
-"""The next token: the decoding pipeline stage by stage, and compared settings side by side.
+"""The next token: the decoding pipeline stage by stage (compared settings side by side: ``figures.compare``).
 
 Beside the figures, their adapters from records (BertViz's ``from_record``): ``stage_table`` and
-``next_token_title`` turn a ``StepRecord`` into ``next_token_stages``'s arguments, ``compare_figure``
-draws the Compare tab's sessions. They only pick fields; the records are duck-typed.
+``next_token_title`` turn a ``StepRecord`` into ``next_token_stages``'s arguments. They only pick
+fields; the records are duck-typed.
 """
 from __future__ import annotations
 
@@ -103,7 +103,9 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
         xs = np.where(gone, stub, np.nan_to_num(v[i], nan=0.0, neginf=0.0))
         bar = dict(type="bar", x=xs, y=y, orientation="h", xaxis="x" if i == 0 else f"x{i + 1}", yaxis="y",
                    marker=dict(color=list(colours), pattern=dict(shape=["/" if g else "" for g in gone], fgcolor="#777")),
-                   text=text, textposition="outside", cliponaxis=False, textfont=dict(size=14), customdata=labels,
+                   # "auto": a long bar holds its number inside, so "100.0%" never runs into the next panel
+                   text=text, textposition="auto", insidetextanchor="end", cliponaxis=False, textfont=dict(size=14),
+                   customdata=labels,
                    hovertemplate="%{customdata}: %{text}<extra>" + label(stage_labels[i], 30) + "</extra>", showlegend=False)
         if mode == "logits":
             bar["base"] = np.where(gone, lo, 0.0)
@@ -143,54 +145,6 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
         **meta,
     )
 
-
-
-# -- compare ---------------------------------------------------------------------------------------------
-def compare_distributions(panels: Sequence[dict], rows: int = 8, height: int | None = None,
-                          lang: str = "en") -> go.Figure:
-    """Side-by-side next-token distributions, one panel per compared setting.
-
-    Each panel: ``side`` ("A"), ``settings`` (a short text), ``tokens`` (its top tokens, likeliest
-    first), ``probs`` (their final probabilities), ``chosen`` (index of the chosen token in
-    ``tokens`` or None), ``kept`` (tokens left after the filters), ``vocab``, ``entropy`` (nats).
-    Up to 3 panels sit in one row; 4 in a 2 × 2 grid.
-    """
-    n = len(panels)
-    if not 1 <= n <= 4:
-        raise ValueError(f"compare 1 to 4 panels; got {n}")
-    cols = n if n <= 3 else 2
-    nrows = 1 if n <= 3 else 2
-    gap_x, gap_y = 0.16 if cols > 1 else 0.0, 0.24
-    width = (1 - gap_x * (cols - 1)) / cols
-    hgt = (1 - gap_y * (nrows - 1)) / nrows
-    data, notes, axes = [], [], {}
-    for k, pnl in enumerate(panels):
-        probs = _as_array(pnl["probs"], f"panels[{k}].probs", 1)[:rows]
-        toks = list(pnl["tokens"])[:rows]
-        _check_len(toks, len(probs), f"panels[{k}].probs")
-        r, c = divmod(k, cols)
-        x0 = c * (width + gap_x)
-        y1 = 1 - r * (hgt + gap_y)
-        xa, ya = ("x", "y") if k == 0 else (f"x{k + 1}", f"y{k + 1}")
-        colours = [CHOSEN if pnl.get("chosen") == i else KEPT for i in range(len(toks))]
-        names = [f"{i + 1}. {label(t, 12)}" for i, t in enumerate(toks)]
-        data.append(dict(type="bar", x=probs, y=names, orientation="h", xaxis=xa, yaxis=ya, marker=dict(color=colours),
-                         text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False,
-                         textfont=dict(size=14), showlegend=False, hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-        axes["xaxis" if k == 0 else f"xaxis{k + 1}"] = _axis(domain=[max(0.0, round(x0, 6)), min(1.0, round(x0 + width, 6))],
-                                                          anchor=ya, range=[0, 1.2], tickvals=[0, 0.25, 0.5, 0.75, 1],
-                                                          tickformat=".0%", showgrid=True)
-        axes["yaxis" if k == 0 else f"yaxis{k + 1}"] = _axis(
-            domain=[max(0.0, round(y1 - hgt, 6)), min(1.0, round(y1, 6))], anchor=xa, autorange=False, showgrid=False,
-            type="category", range=[rows - 0.5, -0.5],
-            tickfont=dict(size=14, family="'DejaVu Sans Mono', 'WenQuanYi Micro Hei', monospace"))
-        notes.append(dict(text=_t("fig.cmp_panel", lang, side=pnl["side"], settings=pnl["settings"],
-                                  kept=int(pnl["kept"]), vocab=int(pnl["vocab"]), entropy=float(pnl["entropy"])),
-                          xref="paper", yref="paper", x=x0, y=y1, xanchor="left", yanchor="bottom", yshift=4,
-                          align="left", showarrow=False, font=dict(size=14)))
-    per_row = 60 + 30 * rows
-    return _figure(data, _t("fig.cmp_title", lang), height or 140 + nrows * (per_row + 60),
-                   margin=dict(l=20, r=20, t=140, b=40), annotations=notes, **axes)
 
 
 # -- records -> figures (picking fields, no computing) -----------------------------------------------
@@ -262,35 +216,5 @@ def next_token_title(rec: StepRecord, vocab: int, lang: str = "en") -> str:
     """The next-token figure's title for one record: the token, how it was chosen, its probability and rank."""
     how = i18n.t("fig.how_greedy" if rec.greedy else "fig.how_sampled", lang)
     again = i18n.t("fig.again", lang) if rec.resampled else ""
-    return i18n.t("fig.step_title", lang, step=rec.step, token=label(rec.token, 24), how=how,
+    return i18n.t("fig.step_title", lang, step=rec.step + 1, token=label(rec.token, 24), how=how,
                   p=f"{rec.prob:.1%}", rank=rec.rank + 1, vocab=f"{vocab:,}", entropy=f"{rec.entropy:.2f}", again=again)
-
-
-def side_settings(side, lang: str) -> str:
-    """A column's settings (a ``lessons.Side``) as plain text (its prompt quoted, cut): the figure and the
-    table each escape it."""
-    bits = [i18n.t("cmp_greedy", lang) if side.temperature == 0 else f"T = {side.temperature:g}"]
-    if side.top_k:
-        bits.append(f"top-k {side.top_k}")
-    if side.top_p < 1:
-        bits.append(f"top-p {side.top_p:g}")
-    if side.repetition_penalty != 1:
-        bits.append(f"{i18n.t('cmp_penalty', lang)} {side.repetition_penalty:g}")
-    if side.prompt:
-        bits.append(f"“{side.prompt if len(side.prompt) <= 18 else side.prompt[:17] + '…'}”")
-    return " · ".join(bits)
-
-
-def compare_figure(runs: list, lang: str) -> go.Figure:
-    """runs: (letter, Side, Session, vocab) of each column -> the side-by-side figure."""
-    panels = []
-    for letter, side, s, vocab in runs:
-        rec = s.records[0]
-        st = rec.stages[-1]
-        n = max(1, min(8, st.kept))  # the tokens this setting kept (a filter that keeps 2 shows 2 bars)
-        ids = st.top_ids.tolist()[:n]
-        panels.append(dict(side=letter, settings=label(side_settings(side, lang), 200),
-                           tokens=list(st.top_tokens)[:n],
-                           probs=st.top_probs[:n], chosen=ids.index(rec.token_id) if rec.token_id in ids else None,
-                           kept=st.kept, vocab=vocab, entropy=rec.entropy))
-    return compare_distributions(panels, lang=lang)

@@ -8,8 +8,8 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from playground.ui import (attention, beam, classroom, compare, controls, generate, inside, kvcache, mask, sessions,
-                           training)
+from playground.ui import (architecture, attention, beam, classroom, compare, controls, faster, generate, inside,
+                           kvcache, mask, sessions, training)
 from playground.ui.context import AppContext, Loader
 from playground.ui.guards import check_inputs
 from playground.ui.page import Page
@@ -34,19 +34,20 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
     c: dict = {}
     with gr.Blocks(title="GPT Playground") as demo:
         c["state"] = gr.State(None, time_to_live=sessions.STATE_TTL_S, delete_callback=ctx.forget)
-        c.update(controls.build_sidebar(ctx, ctx.picker_choices))
-        ctx.strings.make(gr.Markdown, "title", kind="value", elem_id="title")
-        c.update(classroom.build_bar(ctx))
+        c.update(controls.build_sidebar(ctx))
+        c.update(classroom.build_bar(ctx))  # the title, language, projector, share link and lessons
         c.update(generate.build(ctx, static("chips.js")))
-        with gr.Tabs(elem_id="views") as c["tabs"]:
-            for tab in (generate, attention, mask, kvcache, beam, compare, training, inside):
+        with gr.Tabs(elem_id="views", overflow_behavior="wrap") as c["tabs"]:  # every tab visible, no "⋯" menu
+            for tab in (generate, attention, mask, kvcache, beam, compare, training, inside, faster, architecture):
                 c.update(tab.build_tab(ctx, note_box))
+        c.update(generate.build_step_row(ctx))
         c["view"] = [c["view_step"], c["layer"], c["head"], c["mode"]]
         c["controls"] = [c["state"], c["model"], c["prompt"], c["kv"], *c["sampling"], *c["view"]]
-        for tab in (generate, attention, mask, kvcache, beam, compare, inside):
+        for tab in (generate, attention, mask, kvcache, beam, compare, inside, faster, architecture):
             tab.wire(page, c)
         training.wire(ctx, c)
-        classroom.wire(demo, page, c, {"projector": static("projector.js"), "link": static("link.js")})
+        classroom.wire(demo, page, c, {"projector": static("projector.js"), "link": static("link.js"),
+                                       "scroll": static("scroll.js")})
     check_inputs(demo)
     # With monitoring off nobody reads Gradio's monitoring summary, yet by default it is recomputed
     # after every event as a pandas table over the last 10,000 events: measured here, a class's

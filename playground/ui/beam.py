@@ -15,16 +15,45 @@ from playground.ui.views import Selection, View
 EVENTS = dict(beam_search=("beam",))
 
 
+def common_prefix(a, b) -> int:
+    """How many leading tokens two sequences share."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def divergence(seqs: list) -> list[int]:
+    """For each token sequence, where it parts from the closest other one: the length of its longest common
+    prefix with any other (0 when it is alone), so the table can start each row where the rows differ."""
+    return [max((common_prefix(a, b) for j, b in enumerate(seqs) if j != k), default=0) for k, a in enumerate(seqs)]
+
+
+def hypothesis_rows(hyps, decode, lang: str, limit: int = 70, context: int = 6) -> list[str]:
+    """The hypotheses table: each row from ``context`` tokens before where it differs from the others (the
+    part all share is said once, above the table), the differing part in bold."""
+    seqs = [h.tokens for h in hyps]
+    shared = min((common_prefix(seqs[0], b) for b in seqs[1:]), default=0)
+    rows = [i18n.t("beam.head", lang), "|---|---|---|---|---|---|"]
+    for k, (h, d) in enumerate(zip(hyps, divergence(seqs))):
+        start = max(0, d - context)  # a few shared tokens lead in
+        before, after = decode(h.tokens[start:d]), decode(h.tokens[d:])
+        text = ("…" if start else "") + md_text(before) + (f"<b>{md_text(after, max(8, limit - len(before)))}</b>" if after else "")
+        rows.append(f"| {k + 1} | {text} | {d + 1 if d < len(h.tokens) else '—'} | {h.logprob:.2f} | {len(h.tokens)} | "
+                    f"**{h.score:.3f}** |")
+    lead = i18n.t("beam.shared", lang, n=len(seqs), k=shared, text=md_text(decode(seqs[0][:shared]), limit)) if shared else ""
+    return ([lead, ""] if lead else []) + rows
+
+
 def render_beam(ps: PageState, v: Selection) -> tuple:
     b = ps.beam
     lp = ps.session.params.length_penalty
     fig = figures.beam_figure(b, ps.session.tokenizer.token_str, lp, ps.lang)
     if b is None:
         return fig, ""
-    rows = [i18n.t("beam.head", ps.lang), "|---|---|---|---|---|"]
-    for k, h in enumerate(b.hypotheses):
-        text = md_text(ps.session.tokenizer.decode_complete(h.tokens), 70)
-        rows.append(f"| {k + 1} | {text} | {h.logprob:.2f} | {len(h.tokens)} | **{h.score:.3f}** |")
+    rows = hypothesis_rows(b.hypotheses, ps.session.tokenizer.decode_complete, ps.lang)
     why = stop_text(b.stop_reason, ps.lang)
     md = (i18n.t("beam.summary", ps.lang, n=len(b.hypotheses), lp=f"{lp:g}", why=why, steps=b.steps,
                  cands=len(b.nodes) - 1) + "\n\n" + "\n".join(rows))

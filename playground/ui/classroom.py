@@ -141,8 +141,9 @@ class Classroom:
                 given(les.leak_pos), given(les.leak_text), given(les.compare_n), *sides)
 
     def lesson_run(self, ps, key, leak_pos, leak_text, compare_n, model_name, prompt, kv, *rest):
-        """After lesson_setup: start over with the lesson's settings, step, and run what the lesson shows."""
-        side_vals, rest = list(rest[:N_SIDE_VALUES]), rest[N_SIDE_VALUES:]
+        """After lesson_setup: start over with the lesson's settings and take its steps (fast: the views are
+        redrawn at once; what the lesson then runs is lesson_show, with its own progress)."""
+        rest = rest[N_SIDE_VALUES:]
         les = lessons.lesson(key)
         lang = ps.lang if isinstance(ps, PageState) else "en"
         page = self.page
@@ -154,14 +155,26 @@ class Classroom:
                 if ps.session.stop is not None:
                     break
                 ps.session.step()
-        leak = cache = gqa = gqa_md = cmp = cmp_md = gr.skip()
+        recs = len(ps.session.records)
+        v = page.select(ps, recs - 1 if recs else None, c)
+        return (ps, *page.render(ps, v), *page.pickers_of(ps, v))
+
+    def lesson_show(self, ps, key, leak_pos, leak_text, compare_n, model_name, prompt, kv, *rest):
+        """After lesson_run: what the lesson shows (the leak check, a comparison, beam search, the cache runs)."""
+        side_vals, rest = list(rest[:N_SIDE_VALUES]), rest[N_SIDE_VALUES:]
+        les = lessons.lesson(key)
+        page = self.page
+        lang = ps.lang if isinstance(ps, PageState) else "en"
+        leak = cache = gqa = gqa_md = cmp = cmp_md = beam = beam_md = gr.skip()
         if les.action is Action.LEAK:
             _, leak = page.leak_check(ps, model_name, prompt, kv, leak_pos, leak_text, *rest)
         elif les.action is Action.COMPARE:
             _, cmp, cmp_md = page.compare(ps, model_name, prompt, kv, *side_vals, *rest)
         elif les.action is Action.BEAM:
+            ps = page.current(ps, model_name, prompt, Controls.from_values(rest).params, kv)
             with ps.lock:
                 ps.beam = ps.session.beam_search()
+            beam, beam_md = page.render(ps, page.select(ps, None, Controls.from_values(rest)), ("beam",))[-2:]
         elif les.action is Action.KV_COMPARE:
             _, cache = page.compare_cache(ps, model_name, prompt, kv, compare_n, *rest)
         elif les.action is Action.GQA:
@@ -170,28 +183,33 @@ class Classroom:
             except ValueError as e:
                 gqa = figures.placeholder(i18n.t("lesson.gqa.missing_short", lang), 260)
                 gqa_md = "⚠️ " + i18n.t("lesson.gqa.missing", lang, why=no_paths(str(e)))
-        recs = len(ps.session.records)
-        v = page.select(ps, recs - 1 if recs else None, c)
-        return (ps, *page.render(ps, v), *page.pickers_of(ps, v), leak, cache, gqa, gqa_md, cmp, cmp_md)
+        return ps, leak, cache, gqa, gqa_md, cmp, cmp_md, beam, beam_md
 
 
 def build_bar(ctx) -> dict:
-    """Language, projector, share link; the lessons and their note; the hidden values the link events pass."""
+    """The compact header: the title with language, projector and share beside it; the lessons under it (their
+    note appears once one is picked); the hidden values the link events pass."""
     S, c = ctx.strings, {}
     with gr.Row(equal_height=True, elem_id="classroom-bar"):
+        S.make(gr.Markdown, "title", kind="value", elem_id="title", scale=3, min_width=300)
+        # compact: no info lines here (a tooltip-free header); the label names the control for screen readers
+        label_only = lambda key: lambda lg: gr.update(label=i18n.t(key, lg))  # noqa: E731
         c["lang"] = S.make(gr.Radio, "lang", [(i18n.LANG_NAMES[x], x) for x in i18n.LANGS], value="en", elem_id="lang",
-                           scale=1, min_width=160)
-        c["projector"] = S.make(gr.Checkbox, "projector", False, elem_id="projector", scale=1, min_width=160)
-        c["share_btn"] = S.make(gr.Button, "share", kind="value", elem_id="share_btn", scale=0, min_width=130)
-        c["link_box"] = S.make(gr.Textbox, "link", "", elem_id="link", scale=3, interactive=False, buttons=["copy"],
-                               lines=1, max_lines=2)
+                           scale=0, min_width=180, show_label=False, container=False, info=None,
+                           kind=label_only("lang"))
+        c["projector"] = S.make(gr.Checkbox, "projector", False, elem_id="projector", scale=0, min_width=160,
+                                container=False, info=None, kind=label_only("projector"))
+        c["share_btn"] = S.make(gr.Button, "share", kind="value", elem_id="share_btn", scale=0, min_width=110,
+                                size="sm")
+    c["link_box"] = S.make(gr.Textbox, "link", "", elem_id="link", interactive=False, buttons=["copy"], lines=1,
+                           max_lines=2, visible=False)  # shown once the share button made a link
     c["link_note"] = gr.Markdown("", elem_id="link-note", visible=False)
     c["lesson_list"] = S.make(gr.Dataset, "lessons", components=["textbox"], type="index", elem_id="lessons",
                               samples=[[i18n.t(f"lesson.{x}.title")] for x in lessons.LESSON_KEYS], samples_per_page=20,
                               kind=lambda lg: gr.update(label=i18n.t("lessons", lg), samples=[
                                   [i18n.t(f"lesson.{x}.title", lg)] for x in lessons.LESSON_KEYS]))
     c["lesson_md"] = gr.Markdown(i18n.t("lesson_note"), latex_delimiters=LATEX, elem_id="lesson-md",
-                                 elem_classes="lesson")
+                                 elem_classes="lesson", visible=False)  # shown when a lesson is picked
     c["link_query"], c["tab_now"] = gr.Textbox("", visible=False, elem_id="link_query"), gr.State("next")
     c["link_steps"], c["lesson_key"] = gr.State(0), gr.State(lessons.LESSON_KEYS[0])
     return c
@@ -217,15 +235,21 @@ def wire(demo, page, c: dict, js: dict) -> None:
     c["share_btn"].click(named(room.link, ("state", "lang", "projector", "tab", "model_name", "prompt", "kv_cache",
                                            *SAMPLING_NAMES)),
                          [c["state"], c["lang"], c["projector"], c["tab_now"], *link_controls], c["link_query"],
-                         api_name="share_link").then(None, c["link_query"], c["link_box"], js=js["link"])
+                         api_name="share_link").then(lambda: gr.update(visible=True), None, c["link_box"], api_name="show_link", api_visibility="private").then(
+        None, c["link_query"], c["link_box"], js=js["link"])
     c["tabs"].select(room.tab_seen, None, c["tab_now"], api_name="tab_seen")
     lesson_in = [c["state"], c["lesson_key"], c["leak_pos"], c["leak_text"], c["compare_n"], c["model"], c["prompt"],
                  c["kv"], *c["cmp_values"], *c["sampling"], *c["view"]]
     lesson_names = ("state", "lesson_key", "position", "new_token", "n_tokens", "model_name", "prompt", "kv_cache",
                     *compare_names(), *SAMPLING_NAMES, *VIEW_NAMES)
-    lesson_out = [c["state"], *page.components(c), c["layer"], c["head"], c["leak_plot"], c["compare_plot"],
-                  c["gqa_plot"], c["gqa_md"], c["cmp_plot"], c["cmp_md"]]
+    lesson_out = [c["state"], *page.components(c), c["layer"], c["head"]]
+    show_out = [c["state"], c["leak_plot"], c["compare_plot"], c["gqa_plot"], c["gqa_md"], c["cmp_plot"], c["cmp_md"],
+                c["beam_plot"], c["beam_md"]]
     c["lesson_list"].click(named(room.lesson_setup, ("lesson", "lang")), [c["lesson_list"], c["lang"]],
                            [*link_controls, c["tabs"], c["tab_now"], c["lesson_key"], c["lesson_md"], c["leak_pos"],
                             c["leak_text"], c["compare_n"], *c["cmp_values"]], api_name="lesson").then(
-        named(room.lesson_run, lesson_names), lesson_in, lesson_out, api_name="lesson_run")
+        None, None, None, js=js["scroll"]).then(  # to the view the lesson opened
+        named(room.lesson_run, lesson_names), lesson_in, lesson_out, api_name="lesson_run").then(
+        # what the lesson runs may take seconds: its progress shows on the lesson's note, not on every plot
+        named(room.lesson_show, lesson_names), lesson_in, show_out, api_name="lesson_show",
+        show_progress_on=[c["lesson_md"]])

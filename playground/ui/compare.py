@@ -1,5 +1,5 @@
-"""The "Compare" tab: the same prompt under up to four settings side by side (each column's first
-next-token distribution, and what each wrote)."""
+"""The "Compare" tab: the same prompt under up to four settings side by side (each column's next-token
+distribution at every generated step, and what each wrote)."""
 from __future__ import annotations
 
 from dataclasses import replace

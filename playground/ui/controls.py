@@ -9,7 +9,7 @@ import gradio as gr
 
 from playground import i18n, lessons
 from playground.config import SamplingParams
-from playground.ui.guards import user_errors
+from playground.ui.guards import short_reason, user_errors
 
 SAMPLING_NAMES = lessons.SAMPLING_FIELDS  # API names of the sampling controls, in input order
 VIEW_NAMES = ("view_step", "view_layer", "view_head", "bars")  # API names of the view controls
@@ -76,17 +76,38 @@ def named(handler, names: tuple[str, ...]):
     return handler
 
 
-def build_sidebar(ctx, picker_choices: list) -> dict:
-    """The settings, in a sidebar that stays on screen while the views scroll: move a slider, watch a chart."""
+def picker_choices(ctx, lang: str = "en") -> list[tuple[str, str]]:
+    """The model picker's (label, name) pairs in ``lang``; an unavailable model is marked so."""
+    return [(n if r is None else f"{n} {i18n.t('model.unavailable_mark', lang)}", n) for n, r in ctx.choices.items()]
+
+
+def model_info(ctx, lang: str = "en") -> str:
+    """The picker's info line: what the models are and, in one short sentence per reason, why some cannot be
+    picked here (the full reason shows in the warning when one is picked)."""
+    reasons: dict[str, list[str]] = {}
+    for name, why in ctx.choices.items():
+        if why:
+            short = (i18n.t("why.not_cached", lang) + (i18n.t("why.offline", lang) if "HF_HUB_OFFLINE" in why else "")
+                     if "cannot be downloaded" in why else i18n.why(short_reason(why), lang))
+            reasons.setdefault(short, []).append(name)
+    out = i18n.t("model.info", lang)
+    for why, names in reasons.items():
+        out += " · " + i18n.t("model.unavailable", lang, names=", ".join(names), why=why)
+    return out
+
+
+def build_sidebar(ctx) -> dict:
+    """The settings, in a sidebar that stays on screen while the views scroll: move a slider, watch a chart.
+    Closed at load on a narrow screen (a phone), where it would cover the page."""
     S, c = ctx.strings, {}
     d = SamplingParams()
     with gr.Sidebar(width=310, elem_id="settings", elem_classes="controls"):
-        c["model"] = S.make(gr.Dropdown, "model", picker_choices, value=ctx.default_model, elem_id="model")
-        unavailable = ctx.unavailable_text
-        if unavailable("en"):
-            S.add(gr.Markdown(unavailable("en"), elem_id="unavailable"), "unavailable",
-                  lambda lg: gr.update(value=unavailable(lg)))
+        c["model"] = S.make(gr.Dropdown, "model", picker_choices(ctx), value=ctx.default_model, elem_id="model",
+                            info=model_info(ctx),
+                            kind=lambda lg: gr.update(label=i18n.t("model", lg), info=model_info(ctx, lg),
+                                                      choices=picker_choices(ctx, lg)))
         c["kv"] = S.make(gr.Checkbox, "kv", True, elem_id="kv")
+        c["kv_diff"] = gr.Markdown("", elem_id="kv-diff", visible=False)
         c["strategy"] = S.make(gr.Radio, "strategy", ["greedy", "sample", "beam"], value=d.strategy, elem_id="strategy",
                                kind=lambda lg: gr.update(label=i18n.t("strategy", lg), info=i18n.t("strategy.info", lg),
                                                          choices=[(i18n.t(f"strategy.{x}", lg), x)

@@ -1,6 +1,8 @@
 """The "Inside the model" tab: one forward pass of the selected step's input, captured with its
 intermediates (``inside.walkthrough``). Opt-in: it runs only while the tab is open (or its button is
-pressed), never on an ordinary Step, which reads one token through the fast fused path."""
+pressed), never on an ordinary Step, which runs only the newest token and keeps only its attention weights.
+The walkthrough draws any block the config builds: LayerNorm or RMSNorm, learned or rotary positions, GELU or
+SwiGLU, multi-head, grouped-query or multi-query attention."""
 from __future__ import annotations
 
 import time
@@ -14,9 +16,9 @@ from playground.ui.sessions import PageState
 from playground.ui.views import Selection
 
 INSIDE_NAMES = ("inside_layer", "inside_head")
-# the tab's figures, in page order: the stack, five walkthrough rows, the output head, the logit lens, the counts
-PLOTS = ("inside-stack", "inside-input", "inside-qkv", "inside-pattern", "inside-attn-out", "inside-mlp",
-         "inside-output", "inside-lens", "inside-params")
+# the tab's figures, in page order: the stack, eight walkthrough rows, the output head, the logit lens, the counts
+PLOTS = ("inside-stack", "inside-input", "inside-norm", "inside-qkv", "inside-rope", "inside-heads", "inside-pattern",
+         "inside-attn-out", "inside-mlp", "inside-output", "inside-lens", "inside-params")
 OUTPUTS = ("layer", "head", "note", *PLOTS)  # what a draw sends besides the state and the "open" flag
 
 
@@ -27,7 +29,7 @@ def inside_input(ps: PageState, v: Selection) -> tuple[list[int], int | None, st
         return list(s.ids), None, i18n.t("inside.prompt", ps.lang, n=len(s.ids))
     rec = s.records[v.step]
     return (list(s.ids[:rec.position]), rec.token_id,
-            i18n.t("inside.step", ps.lang, step=rec.step, pos=rec.position, tok=md_text(rec.token)))
+            i18n.t("inside.step", ps.lang, step=rec.step + 1, pos=rec.position, tok=md_text(rec.token)))
 
 
 def render_inside(ps: PageState, v: Selection) -> tuple:
@@ -45,20 +47,15 @@ def render_inside(ps: PageState, v: Selection) -> tuple:
     ids, next_id, where = inside_input(ps, v)
     lang = ps.lang
     limit = max_positions(cfg)
-    counts = figures.counts_figure(param_counts(model), KVCache.formula_text(cfg, 1, 1), lang=lang)
-    if (cfg.norm, cfg.positions, cfg.mlp) != ("layernorm", "learned", "gelu"):  # the walkthrough draws GPT-2's block
-        return (i18n.t("inside.modern", lang, model=ps.model_name, norm=cfg.norm, positions=cfg.positions, mlp=cfg.mlp),
-                figures.forward_stack(cfg.n_layer, v.layer, cfg.n_head, v.head, len(ids), cfg.n_embd, cfg.vocab_size,
-                                      lang=lang),
-                *[figures.placeholder(i18n.t("inside.modern_fig", lang))] * (len(PLOTS) - 2), counts)
+    counts = figures.counts_figure(param_counts(model), KVCache.formula_text(cfg, 1, 1, lang=lang), lang=lang)
     if len(ids) > limit:
         return (i18n.t("inside.too_long", lang, where=where, T=len(ids), N=limit,
                        mb=f"{pass_bytes(cfg, limit) / 2**20:.0f}"),
                 figures.forward_stack(cfg.n_layer, v.layer, cfg.n_head, v.head, len(ids), cfg.n_embd, cfg.vocab_size,
-                                      lang=lang),
+                                      lang=lang, block=dict(norm=cfg.norm, positions=cfg.positions, mlp=cfg.mlp)),
                 *[figures.placeholder(i18n.t("inside.too_long_fig", lang, N=limit))] * (len(PLOTS) - 2), counts)
     w = walkthrough(model, tok, ids, v.layer, v.head, next_id=next_id, lens_positions=LENS_POSITIONS)
-    figs = figures.inside_figures(w, param_counts(model), KVCache.formula_text(cfg, 1, 1), cfg.n_layer, cfg.n_head,
+    figs = figures.inside_figures(w, param_counts(model), KVCache.formula_text(cfg, 1, 1, lang=lang), cfg.n_layer, cfg.n_head,
                                   v.layer, v.head, lang=lang)
     d = w.dims
     ms = (time.perf_counter() - t0) * 1e3

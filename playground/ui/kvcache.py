@@ -24,8 +24,14 @@ def render_kv(ps: PageState, v: Selection) -> tuple:
     on = [r for r in recs if r.kv_cache and r.kv_bytes > 0]
     last = recs[-1]
     per_position = last.kv_formula_bytes // max(1, last.position)
+    formula = last.kv_formula
+    if ps.lang != "en":  # the record keeps the English formula; the page writes it in its language
+        from playground.model import KVCache
+
+        value_bytes = per_position // max(1, KVCache.formula_bytes(cfg, 1, 1, 1))
+        formula = KVCache.formula_text(cfg, 1, last.position, value_bytes, lang=ps.lang)
     mem = figures.cache_memory([r.position for r in on], [r.kv_bytes for r in on], [r.kv_allocated_bytes for r in on],
-                               per_position, cfg.block_size, last.kv_formula, lang=ps.lang)
+                               per_position, cfg.block_size, formula, lang=ps.lang)
     return lat, mem
 
 
@@ -107,7 +113,7 @@ class KVEvents:
         for n, c, b, st in zip(names, cfgs, per_pos, steps):
             rows.append(f"| {n} | {c.n_head} / {c.n_kv_head} | {b:,} | {'—' if st is None else f'{st:,}'} | "
                         f"{held_out(n, lang)} |")
-        note = i18n.t("gqa.note", lang, formula=KVCache.formula_text(cfgs[1], 1, block),
+        note = i18n.t("gqa.note", lang, formula=KVCache.formula_text(cfgs[1], 1, block, lang=lang),
                       g=cfgs[1].n_head // cfgs[1].n_kv_head, kv=cfgs[1].n_kv_head, h=cfgs[1].n_head,
                       less=round(100 * (1 - cfgs[1].n_kv_head / cfgs[1].n_head)))
         if None not in steps and steps[1] < steps[0]:  # the losses are not comparable: say why they differ

@@ -31,19 +31,22 @@ class Page(generate.GenerateEvents, attention.AttentionEvents, mask.MaskEvents, 
         from playground.session import Session
 
         own = OwnModels() if own is None else own  # kept across rebuilds: the tab's own trained models
-        if model_name in own.models:
-            model, tok = own.models[model_name]
-        elif model_name not in self.ctx.choices:
-            raise ValueError(f"unknown model {lessons.short_repr(model_name)}: choose one of {', '.join(self.ctx.choices)}")
-        elif self.ctx.choices[model_name]:
-            raise ValueError(f"{model_name} is not available: {self.ctx.choices[model_name]}")
-        else:
-            model, tok = self.ctx.models.get(model_name)
+        model, tok = self.model_named(model_name, own)
         # whichever model: text, not too long, no lone surrogate, before the tokenizer reads it
         lessons.check_text(i18n.t("prompt"), prompt, lessons.MAX_PROMPT_CHARS,
                            hint=f"the context window holds {model.config.block_size} tokens: shorten it")
         self.ctx.live_states += 1
         return PageState(model_name, Session(model, tok, prompt, params, use_kv_cache=bool(kv)), own_models=own)
+
+    def model_named(self, model_name, own: OwnModels | None = None) -> tuple:
+        """(model, tokenizer) of a name the picker offers, or of one of the tab's own trained models."""
+        if own is not None and model_name in own.models:
+            return own.models[model_name]
+        if model_name not in self.ctx.choices:
+            raise ValueError(f"unknown model {lessons.short_repr(model_name)}: choose one of {', '.join(self.ctx.choices)}")
+        if self.ctx.choices[model_name]:
+            raise ValueError(f"{model_name} is not available: {self.ctx.choices[model_name]}")
+        return self.ctx.models.get(model_name)
 
     def current(self, ps: PageState | None, model_name, prompt, params, kv) -> PageState:
         """The tab's state, rebuilt when the model or prompt changed; settings applied."""

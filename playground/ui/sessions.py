@@ -9,11 +9,13 @@ re-decides without a forward pass); it deep-copies, sharing the read-only model.
 from __future__ import annotations
 
 import copy
+import math
 import threading
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 import gradio as gr
 import psutil
@@ -183,6 +185,10 @@ def malloc_trim() -> None:
 #     its own slider/dropdown ranges); the handler rebuilds from the prompt and settings the browser sent
 #     and ``tell_gone`` says so.
 PASSIVE_EVENTS = frozenset({"restore_link", "load_page", "apply_link", "inside_follow"})  # what opening the page runs
+# The sticky cookie of deploy/haproxy.cfg.template (it names a browser's replica). A tab unknown here whose event
+# carries it, and is not the page opening, opened its page on a replica that stopped (or on this one before it
+# restarted): SessionHolder.adopt gives it a "moved" tombstone, so it is told as a freed tab is.
+REPLICA_COOKIE = "playground_replica"
 
 
 class _NoConfigs(dict):
@@ -255,6 +261,23 @@ class SessionHolder(StateHolder):
             state.is_closed = False  # an event came: the browser tab is open
         self._make_room(session_id)
         return state
+
+    def adopt(self, body, fn, request) -> None:
+        """A tab from a replica that stopped (see REPLICA_COOKIE): its event finds a tombstone ("moved", told in its
+        page's language), and view values only its old page allowed (a step slider's range, a bigger model's
+        layers) go back to their defaults: its steps are gone."""
+        sid = body.session_hash
+        if sid is None or REPLICA_COOKIE not in request.cookies or getattr(fn, "api_name", None) in PASSIVE_EVENTS:
+            return
+        with self.lock:
+            if sid in self.session_data or sid in self.gone:
+                return
+            moved = PageState("", None, lang=page_lang(request.headers), gone="moved")  # type: ignore[arg-type]
+            self._bury(sid, {"states": {b._id: moved for b in fn.inputs if isinstance(b, gr.State) and b.time_to_live},
+                             "inputs": {}})
+        for i, block in enumerate(fn.inputs[:len(body.data)]):
+            if out_of_range(block, body.data[i]):
+                body.data[i] = block.value
 
     def joined(self, session_id: str, client: str, api_name: str | None) -> None:
         """One of the tab's events was queued (FairQueue.push)."""
@@ -334,9 +357,13 @@ class SessionHolder(StateHolder):
             if old is not None:
                 back = {"states": {**old["states"], **back["states"]}, "inputs": {**old["inputs"], **back["inputs"]}}
             if back["states"] or back["inputs"]:
-                self.gone[session_id] = back
-            while len(self.gone) > 2 * self.capacity:
-                self.gone.popitem(last=False)
+                self._bury(session_id, back)
+
+    def _bury(self, session_id: str, back: dict) -> None:
+        """Keep what ``session_id``'s next event finds (under ``self.lock``); the oldest go past 2 × capacity."""
+        self.gone[session_id] = back
+        while len(self.gone) > 2 * self.capacity:
+            self.gone.popitem(last=False)
 
 
 def own_range(block, default) -> bool:
@@ -348,6 +375,22 @@ def own_range(block, default) -> bool:
     if isinstance(block, (gr.Dropdown, gr.Radio)):
         return [v for _, v in block.choices] != [v for _, v in default.choices]
     return False
+
+
+def out_of_range(block, value) -> bool:
+    """``value`` is a finite number outside ``block``'s slider range, or a value not among its choices."""
+    if isinstance(block, gr.Slider):
+        return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and not block.minimum <= value <= block.maximum)
+    if isinstance(block, (gr.Dropdown, gr.Radio)):
+        return isinstance(value, (int, str)) and value not in [v for _, v in block.choices]
+    return False
+
+
+def page_lang(headers) -> str:
+    """The language of the page that sent a request: its address's ?lang= (the Referer), else the browser's."""
+    lang = parse_qs(urlsplit(headers.get("referer") or "").query).get("lang", [""])[0]
+    return lang if lang in i18n.LANGS else i18n.lang_from_accept(headers.get("accept-language"))
 
 
 class FairQueue(Queue):
@@ -365,10 +408,12 @@ class FairQueue(Queue):
         if body.session_hash is not None and in_flight(self)[body.session_hash] >= MAX_QUEUED_PER_TAB:
             raise HTTPException(429, f"This tab already has {MAX_QUEUED_PER_TAB} requests waiting or running; "
                                      "wait for them to finish, then try again.")
-        out = await super().push(body, request, username)
         holder = getattr(self.server_app, "state_holder", None)
+        fn = self.blocks.fns.get(body.fn_index)
+        if isinstance(holder, SessionHolder) and fn is not None:
+            holder.adopt(body, fn, request)
+        out = await super().push(body, request, username)
         if out[0] and isinstance(holder, SessionHolder):
-            fn = self.blocks.fns.get(body.fn_index)
             client = request.client.host if request.client else ""
             holder.joined(body.session_hash, client, getattr(fn, "api_name", None))
         return out

@@ -70,7 +70,8 @@ class TrainView:
     def stop(self, ps):
         if ps is not None:
             ps.own_models.stop.set()
-        return "Stopping after this step…" if ps is not None and ps.own_models.training else "Nothing is training."
+        busy = ps is not None and ps.own_models.training
+        return i18n.t("train.stopping" if busy else "train.idle", ps.lang if ps is not None else "en")
 
     def train(self, ps, preset, n_layer, n_head, n_embd, block_size, lr, steps):
         """Train a fresh model, streaming (loss curve, status, sample, attention, objective, picker)."""
@@ -154,19 +155,30 @@ def build_tab(ctx, note_box) -> dict:
                           off="" if limits.enabled else i18n.t("train_off", lang))
         S.add(gr.Markdown(intro("en"), elem_id="train-intro"), "train_intro", lambda lg: gr.update(value=intro(lg)))
         with gr.Row(equal_height=True):
-            c["preset"] = S.make(gr.Dropdown, "preset", list(PRESETS), value=first, elem_id="train_preset", scale=2)
+            def presets(lang):  # (what each shows, in the page's language; its name is the value)
+                return [(i18n.t(f"preset.{name}", lang), name) for name in PRESETS]
+            c["preset"] = S.add(gr.Dropdown(presets("en"), value=first, label=i18n.t("preset"), info=i18n.t("preset.info"),
+                                            elem_id="train_preset", scale=6), "preset",
+                                lambda lang: gr.update(label=i18n.t("preset", lang), info=i18n.t("preset.info", lang),
+                                                       choices=presets(lang)))
             c["train_btn"] = S.make(gr.Button, "train_btn", kind="value", variant="primary", elem_id="train_btn",
-                                    interactive=limits.enabled)
-            c["stop_btn"] = S.make(gr.Button, "train_stop", kind="value", variant="stop", elem_id="train_stop")
+                                    interactive=limits.enabled, scale=1, min_width=120)
+            c["stop_btn"] = S.make(gr.Button, "train_stop", kind="value", variant="stop", elem_id="train_stop", scale=1,
+                                   min_width=120)
+        wide = dict(min_width=240)  # three to a row: a number box holds "256" and a label does not wrap per word
         with gr.Row():
-            c["t_layers"] = S.make(gr.Slider, "t_layers", 1, 8, m0["n_layer"], step=1, elem_id="train_layers")
-            c["t_heads"] = S.make(gr.Slider, "t_heads", 1, 8, m0["n_head"], step=1, elem_id="train_heads")
-            c["t_width"] = S.make(gr.Slider, "t_width", 16, 256, m0["n_embd"], step=16, elem_id="train_width")
-            c["t_block"] = S.make(gr.Slider, "t_block", 8, 256, min(m0["block_size"], limits.max_block), step=8,
-                                  elem_id="train_block", info=f"This server allows up to {limits.max_block}")
-            c["t_lr"] = S.make(gr.Number, "t_lr", t0["lr"], elem_id="train_lr", minimum=0)
-            c["t_steps"] = S.make(gr.Slider, "t_steps", 1, 2000, min(t0["steps"], limits.max_steps), step=1,
-                                  elem_id="train_steps", info=f"This server allows up to {limits.max_steps:,}")
+            c["t_layers"] = S.make(gr.Slider, "t_layers", 1, 8, m0["n_layer"], step=1, elem_id="train_layers", **wide)
+            c["t_heads"] = S.make(gr.Slider, "t_heads", 1, 8, m0["n_head"], step=1, elem_id="train_heads", **wide)
+            c["t_width"] = S.make(gr.Slider, "t_width", 16, 256, m0["n_embd"], step=16, elem_id="train_width", **wide)
+        with gr.Row():
+            for key, n, lo, hi, value in (("t_block", limits.max_block, 8, 256, min(m0["block_size"], limits.max_block)),
+                                          ("t_steps", limits.max_steps, 1, 2000, min(t0["steps"], limits.max_steps))):
+                def relabel(lang, key=key, n=n):
+                    return gr.update(label=i18n.t(key, lang), info=i18n.t("t_limit", lang, n=f"{n:,}"))
+                c[key] = S.add(gr.Slider(lo, hi, value, step=8 if key == "t_block" else 1, label=i18n.t(key),
+                                         info=i18n.t("t_limit", n=f"{n:,}"), elem_id=f"train_{key[2:]}", **wide),
+                               key, relabel)
+            c["t_lr"] = S.make(gr.Number, "t_lr", t0["lr"], elem_id="train_lr", minimum=0, **wide)
         c["train_md"] = gr.Markdown(i18n.t("train_hint"), elem_id="train-status")
         c["sample_md"] = gr.Markdown(elem_id="train-sample", label="Sample")
         with gr.Row():

@@ -4,7 +4,7 @@
 // top-k -> top-p -> min-p, each stage's softmax; float32 rounding where torch rounds). The server stays the
 // reference: on release it re-decides the token and sends the figure, which replaces this preview.
 // Keys: Enter in a slider's number box applies it (blur = Gradio's release); arrow keys on a slider redraw
-// as it moves and apply when the key is let go.
+// as it moves and apply when the key is let go. Below: every plot of the page drawn once per figure, when shown.
 if (!window.playgroundPipeline) {
   const f32 = Math.fround;
   const NEG = -Infinity;
@@ -181,4 +181,70 @@ if (!window.playgroundPipeline) {
   }, true);
 
   window.playgroundPipeline = {run, redraw, decode};
+}
+
+// One draw per figure, and none in hidden tabs (benchmarks/browser_speed.py counts them). Gradio's plot component
+//  * re-mounts for every new figure (a {#key} block) after its old instance has already drawn that figure into
+//    the div being thrown away: two full draws per figure;
+//  * draws every figure a Step sends, also those of tabs not on screen (once visited, a tab's plots stay mounted,
+//    hidden): a Step drew all five of the page's session plots;
+//  * calls Plotly.Plots.resize after each draw, which waits 100 ms and draws the whole figure again with
+//    autosize on, although its size has not changed.
+// So a figure is drawn once, after the current update (a microtask): not at all into a div that left the page,
+// and, in a hidden tab, when the tab is shown (a ResizeObserver sees the div get a size). Resize does its work
+// only when the plot no longer spans its container (a window that changed size).
+if (!window.playgroundPlots) {
+  const shown = (el) => el.isConnected && el.clientWidth > 0 && el.getClientRects().length > 0;
+  const sizes = new ResizeObserver((entries) => {
+    for (const {target} of entries) if (target.playgroundFigure && shown(target)) window.playgroundPlots.draw(target);
+  });
+  window.playgroundPlots = {
+    draw(el) {  // the div's newest figure, if it still has one to draw
+      const figure = el.playgroundFigure;
+      if (!figure) return;
+      el.playgroundFigure = null;
+      sizes.unobserve(el);
+      figure.react.apply(figure.plotly, [el, ...figure.args]).then(figure.resolve, figure.reject);
+    },
+    patch(P) {
+      if (!P || !P.Plots || P.react.playground) return;
+      const react = P.react;
+      const resize = P.Plots.resize;
+      P.react = function (gd, ...args) {
+        const el = typeof gd === "string" ? document.getElementById(gd) : gd;
+        if (!(el instanceof HTMLElement)) return react.call(this, gd, ...args);
+        if (el.playgroundFigure) el.playgroundFigure.resolve(el);  // replaced by a newer figure before it was drawn
+        return new Promise((resolve, reject) => {
+          el.playgroundFigure = {plotly: this, react, args, resolve, reject};
+          queueMicrotask(() => {
+            if (!el.isConnected) {
+              el.playgroundFigure = null;
+              resolve(el);
+            } else if (shown(el)) {
+              window.playgroundPlots.draw(el);
+            } else {
+              sizes.observe(el);
+            }
+          });
+        });
+      };
+      P.react.playground = true;
+      P.Plots.resize = function (gd) {
+        const el = typeof gd === "string" ? document.getElementById(gd) : gd;
+        if (el && (el.playgroundFigure || !shown(el))) return Promise.resolve(el);  // drawn later, at its size
+        const full = el && el._fullLayout;
+        if (full && Math.abs(el.clientWidth - full.width) < 1 && el.layout && el.layout.height) {
+          return Promise.resolve(el);
+        }
+        return resize.apply(this, arguments);
+      };
+    },
+  };
+  if (window.Plotly) {
+    window.playgroundPlots.patch(window.Plotly);
+  } else {  // plotly.js arrives with the first plot: patch it as it lands on window
+    let plotly;
+    Object.defineProperty(window, "Plotly", {configurable: true, enumerable: true, get: () => plotly,
+      set: (value) => { plotly = value; window.playgroundPlots.patch(value); }});
+  }
 }
