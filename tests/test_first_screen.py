@@ -92,6 +92,11 @@ def test_projector_mode_scales_chart_text_and_keeps_every_tab_visible(page: Page
     sizes = page.evaluate("""() => [...document.querySelectorAll('#next-plot .ytick text, #next-plot .annotation-text')]
         .map(t => parseFloat(getComputedStyle(t).fontSize))""")
     assert len(sizes) >= 6 and min(sizes) >= 20, sizes
+    # the larger (two-line) chart title gets room above the panels' titles: it covers none of them
+    page.wait_for_function("""() => { const t = document.querySelector('#next-plot .gtitle').getBoundingClientRect();
+        return [...document.querySelectorAll('#next-plot .annotation-text')].map(e => e.getBoundingClientRect())
+          .every(r => r.bottom <= t.top + 1 || r.top >= t.bottom - 1 || r.right <= t.left || r.left >= t.right); }""",
+                           timeout=TIMEOUT)
     # a Step redraws the chart from the server: it comes back at projector size
     page.locator("#step").click()
     expect(chips(page)).to_have_count(1, timeout=TIMEOUT)

@@ -19,9 +19,10 @@
     if (L.legend) out['legend.font.size'] = size(L.legend.font) || out['font.size'];
     return out;
   }
-  function room(gd) {  // larger text needs larger margins (titles above, notes under, token labels left)
+  function room(gd, titleGrowth) {  // larger text needs larger margins (titles above, notes under, token labels left)
     const L = gd.layout, m = L.margin || {}, out = {};
-    const grow = {t: 1.35, b: 1.35, l: 1.3};
+    // the top margin holds the (often two-line) title above the panels' own titles: it grows with the title
+    const grow = {t: Math.max(1.35, 1.15 * titleGrowth), b: 1.35, l: 1.3};
     let extra = 0;
     for (const [k, f] of Object.entries(grow)) {
       const v = m[k] === undefined ? 80 : m[k];
@@ -38,7 +39,7 @@
       const up = {};
       for (const [k, v] of Object.entries(now)) if (v < MIN) up[k] = Math.max(MIN, Math.round(v * 1.5));
       if (!Object.keys(up).length) return;
-      const margins = room(gd);
+      const margins = room(gd, up['title.font.size'] ? up['title.font.size'] / now['title.font.size'] : 1);
       const L = gd.layout;
       for (const k of Object.keys(margins)) now[k] = (k === 'height' ? L.height : (L.margin || {})[k.slice(7)]) ?? null;
       Object.assign(up, margins);
