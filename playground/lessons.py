@@ -93,6 +93,14 @@ def whole_or_raw(x):
     return x
 
 
+def whole_number(label: str, value, low: int, high: int) -> int:
+    """``value`` as a whole number in [low, high] (a slider's 3.0 counts), or ValueError naming the control."""
+    v = whole_or_raw(value)
+    if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+        raise ValueError(f"{label} must be a whole number from {low:,} to {high:,}; got {short_repr(value)}")
+    return v
+
+
 def parse_stop(text) -> tuple[str, ...]:
     """The stop-strings box: one stop string per line; a literal backslash-n means a newline."""
     if not text:

@@ -27,11 +27,7 @@ ROPE_NAMES = ("model_name", "prompt", "shift", "layer", "head", "lang")
 
 def whole(name: str, value, low: int, high: int) -> int:
     """``value`` as a whole number in [low, high], or ValueError naming the control."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}; got {lessons.short_repr(value)}")
-    return value
+    return lessons.whole_number(name, value, low, high)
 
 
 class ArchView:

@@ -10,7 +10,6 @@ import gradio as gr
 
 from playground import figures, i18n, lessons
 from playground.ui.controls import named
-from playground.ui.guards import whole_or_raw
 from playground.ui.sessions import PageState
 
 try:  # the speculative-decoding and quantisation sections (another part of issue 20)
@@ -75,11 +74,7 @@ def draw(results: dict | None, lang: str, names=tuple(VIEWS)) -> tuple:
 
 
 def whole_in(name: str, value, label: str) -> int:
-    lo, hi = QUEUE_LIMITS[name]
-    v = whole_or_raw(value)
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ValueError(f"{label} must be a whole number from {lo} to {hi}; got {lessons.short_repr(value)}")
-    return v
+    return lessons.whole_number(label, value, *QUEUE_LIMITS[name])
 
 
 class FasterView:

@@ -15,7 +15,6 @@ from playground import i18n, lessons
 from playground.figures import placeholder
 from playground.ui.classroom import LATEX
 from playground.ui.controls import SAMPLING_NAMES, named
-from playground.ui.guards import whole_or_raw
 from playground.ui.sessions import PageState
 
 # target -> its draft (same tokenizer); the label shows the pair
@@ -88,10 +87,7 @@ def _lang(lang) -> str:
 
 
 def _whole(value, lo: int, hi: int, what: str) -> int:
-    v = whole_or_raw(value)
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ValueError(f"{what} must be a whole number from {lo} to {hi}; got {lessons.short_repr(value)}")
-    return v
+    return lessons.whole_number(what, value, lo, hi)
 
 
 class SpecView:

@@ -93,11 +93,7 @@ def user_errors(fn):
 
 
 # -- values a client sends --------------------------------------------------------------------------------
-def whole_or_raw(x):
-    """Sliders with step=1 deliver floats; pass 3.0 as 3 and let validation refuse 2.5, NaN, None."""
-    if isinstance(x, float) and math.isfinite(x) and x == int(x):
-        return int(x)
-    return x
+whole_or_raw = lessons.whole_or_raw  # sliders with step=1 deliver floats: 3.0 passes as 3 (one definition)
 
 
 def finite_int(x, default: int) -> int:
