@@ -292,8 +292,8 @@ def server_only(server: Server, prompt: str, repeats: int) -> dict:
         for i in range(repeats):
             call("step", controls(n_layer, 50))
             call("resample", controls(n_layer, 50, view_step=i + 1, temperature=TEMPERATURES[i % len(TEMPERATURES)]))
-            inside = [*controls(n_layer, 50)[:4], False, 0, 0, *controls(n_layer, 50)[4:]]
-            for name, data in (("inside_follow", inside), ("tab_seen", []), ("inside_tab", inside)):
+            inside = [*controls(n_layer, 50)[:4], 0, 0, *controls(n_layer, 50)[4:]]
+            for name, data in (("tab_seen", []), ("inside", inside)):
                 if name in client.events:  # what a Step's status change and a tab click also run
                     call(name, data)
     finally:

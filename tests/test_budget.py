@@ -195,14 +195,14 @@ def test_a_step_on_a_long_text_sends_only_the_last_window(long_tab, small_tokeni
 
 def test_inside_says_a_pass_is_too_long_instead_of_running_it(long_tab, big_server):
     q, prompt, _ = long_tab
-    r = q.call("inside", controls(prompt=prompt)[:4] + [True, 0, 0] + controls(prompt=prompt)[4:])
+    r = q.call("inside", controls(prompt=prompt)[:4] + [0, 0] + controls(prompt=prompt)[4:])
     assert r.ok, r.error
-    note = r.data[4]
+    note = r.data[3]
     assert "too long to capture" in note, note
     N = inside.max_positions(big_server[1].config)
     assert N < 470  # 12 layers × 12 heads: a captured 470-token pass would hold ~0.5 GB
     assert f"at most {N} tokens" in note and "earlier step" in note
-    assert f"At most {N} tokens" in r.data[7]["plot"]  # the walkthrough rows say it too
+    assert f"At most {N} tokens" in r.data[6]["plot"]  # the walkthrough rows say it too
 
 
 def test_the_leak_check_reads_at_most_its_limit(long_tab, big_server, monkeypatch):

@@ -201,15 +201,14 @@ def test_a_lone_surrogate_is_named_in_every_text_field(server, api, data, field)
 
 
 CHIP_CONTROLS = controls()
-INSIDE = with_inputs(False, 0, 0)  # inside_tab: ..., opened, layer, head, ...
 
 
 @pytest.mark.parametrize("data", [[1, 2], "step", 5, None], ids=["list", "str", "number", "null"])
-@pytest.mark.parametrize("api", ["pick_step", "pick_head", "inside_tab", "tab_seen"])
+@pytest.mark.parametrize("api", ["pick_step", "pick_head", "tab_seen"])
 def test_event_data_that_is_not_an_object(server, api, data):
     demo, _ = server
     q = session(demo)
-    inputs = {"pick_step": CHIP_CONTROLS, "pick_head": CHIP_CONTROLS, "inside_tab": INSIDE, "tab_seen": []}[api]
+    inputs = {"pick_step": CHIP_CONTROLS, "pick_head": CHIP_CONTROLS, "tab_seen": []}[api]
     r = q.call(api, inputs, event_data=data)
     if api in ("pick_step", "pick_head"):  # a click must say where: refused, saying what it expects
         refused(r, "this event carries an object such as", "got")

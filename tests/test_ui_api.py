@@ -35,7 +35,7 @@ ENDPOINTS = {"load_page", "reset", "set_prompt", "change_model", "model_dropdown
              "select_step", "select_head", "next_mode", "set_kv_cache", "beam_search", "compare_cache", "leak_check",
              "pick_step", "pick_head", "open_head",
              "train_preset", "train", "stop_training", "gqa_cache",  # the train view (tests/test_train_view.py)
-             "inside", "inside_tab", "inside_follow",  # the inside-the-model view
+             "inside",  # the inside-the-model view (its button, pickers, tab; static/follow.js on a new step)
              "restore_link", "apply_link", "set_language", "share_link", "tab_seen", "compare", "lesson",
              "lesson_run", "lesson_show",  # classroom mode (tests/test_classroom.py)
              "batch_sweep", "batch_queue", "faster_relabel", "faster_lesson",  # the faster tab (tests/test_faster_view.py)
@@ -453,7 +453,9 @@ def test_inside_view_draws_the_forward_pass_of_the_selected_step(client, model_a
 
 
 def test_inside_view_is_opt_in(model_and_tok, monkeypatch):
-    """A Step never captures intermediates; the view redraws on a new step only while its tab is open."""
+    """A Step never captures intermediates, and no server event follows the steps: the status line's change is a
+    js-only event (static/follow.js presses the tab's button when the tab is on screen; test_browser.py checks
+    that in the browser). A draw reads the step the view slider names and the chosen layer."""
     page = ui.Page(ui.AppContext.build(lambda name: model_and_tok, {"shakespeare": None}))
     drawn = []
     real = inside_tab.render_inside
@@ -462,12 +464,14 @@ def test_inside_view_is_opt_in(model_and_tok, monkeypatch):
     ps = page.load(None, *controls)[0]
     for _ in range(2):
         ps = page.step(ps, *controls)[0]
-    iv = inside_tab.InsideView(page)
-    closed = iv.follow(ps, "shakespeare", PROMPT, True, False, 1, 0, *controls[3:])
-    assert not drawn and closed[1] is False and all(isinstance(x, type(gr.skip())) for x in closed[2:])
+    assert not drawn
+    demo = ui.build_demo(lambda name: model_and_tok, {"shakespeare": None})
+    status = next(b._id for b in demo.blocks.values() if getattr(b, "elem_id", None) == "status")
+    on_status = [fn for fn in demo.fns.values() if (status, "change") in [tuple(t) for t in fn.targets]]
+    assert on_status and all(fn.fn is None and "playgroundFollow" in fn.js for fn in on_status)
     newest = (*controls[3:-4], 1, 0, 0, MODES[0])  # the view slider on step 1, as after the second Step
-    opened = iv.follow(ps, "shakespeare", PROMPT, True, True, 1, 0, *newest)
-    assert len(drawn) == 1 and opened[1] is True and len(opened) == 2 + len(inside_tab.OUTPUTS) == 17
+    out = inside_tab.InsideView(page).draw(ps, "shakespeare", PROMPT, True, 1, 0, *newest)
+    assert len(drawn) == 1 and len(out) == 1 + len(inside_tab.OUTPUTS) == 16
     assert drawn[0].layer == 1 and drawn[0].step == 1  # the newest step's input, the chosen layer
 
 

@@ -49,6 +49,7 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
         classroom.wire(demo, page, c, {"projector": static("projector.js"), "link": static("link.js"),
                                        "scroll": static("scroll.js")})
     check_inputs(demo)
+    progress_on_one(demo)
     # With monitoring off nobody reads Gradio's monitoring summary, yet by default it is recomputed
     # after every event as a pandas table over the last 10,000 events: measured here, a class's
     # median Step went 57 -> 108 -> 182 ms over three 45-second classes. Keep it small and rare.
@@ -58,6 +59,21 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
     demo._queue.__class__ = FairQueue  # at most MAX_QUEUED_PER_TAB events per tab; tabs kept by SessionHolder
     demo.app_context = ctx  # for tests and monitoring: ctx.live_states
     return demo
+
+
+def progress_on_one(demo: gr.Blocks) -> None:
+    """Every event shows its progress on one component: the one it names (``show_progress_on``), else its first
+    output that the page shows (the token chips for a Step).
+
+    Gradio's client keeps a loading status for every component that any event ever showed progress on (by
+    default: all its outputs), and on each status message of each event it updates all of them, each found by
+    a walk of the whole component tree. The page's language switch and link restore have ~200 outputs (every
+    label), so after the page opened each Step made ~1,000 of those updates (~80 ms of the browser's main thread,
+    benchmarks/browser_speed.py); with one target per event, ~40."""
+    for fn in demo.fns.values():
+        if fn.show_progress_on is None and len(fn.outputs) > 1:
+            shown = [o for o in fn.outputs if not isinstance(o, gr.State)]
+            fn.show_progress_on = shown[:1] or None
 
 
 def _port(raw: str) -> int:
@@ -76,6 +92,10 @@ def launch_kwargs() -> dict:
         show_error=False,  # only gr.Error messages reach users; other exceptions stay in the server log
         state_session_capacity=sessions.MAX_SESSIONS,
         enable_monitoring=False,
+        # Gradio 6's run history would copy every event's inputs and outputs (figures: tens of KB) into the
+        # browser's localStorage, re-reading and re-writing the whole list on each status message: ~100 ms of the
+        # page's main thread per Step (benchmarks/browser_speed.py), and a shared classroom machine's history
+        run_history=False,
         max_file_size="1mb",
         app_kwargs=dict(middleware=[Middleware(NoUploads)]),  # the page takes no uploads: the route answers 403
     )

@@ -247,7 +247,8 @@ def wire(demo, page, c: dict, js: dict) -> None:
                 c["beam_plot"], c["beam_md"]]
     c["lesson_list"].click(named(room.lesson_setup, ("lesson", "lang")), [c["lesson_list"], c["lang"]],
                            [*link_controls, c["tabs"], c["tab_now"], c["lesson_key"], c["lesson_md"], c["leak_pos"],
-                            c["leak_text"], c["compare_n"], *c["cmp_values"]], api_name="lesson").then(
+                            c["leak_text"], c["compare_n"], *c["cmp_values"]], api_name="lesson",
+                           show_progress_on=[c["lesson_md"]]).then(
         None, None, None, js=js["scroll"]).then(  # to the view the lesson opened
         named(room.lesson_run, lesson_names), lesson_in, lesson_out, api_name="lesson_run").then(
         # what the lesson runs may take seconds: its progress shows on the lesson's note, not on every plot

@@ -11,7 +11,7 @@ import gradio as gr
 
 from playground import figures, i18n
 from playground.ui.controls import Controls, endpoint
-from playground.ui.guards import event_object, md_text
+from playground.ui.guards import md_text
 from playground.ui.sessions import PageState
 from playground.ui.views import Selection
 
@@ -19,7 +19,7 @@ INSIDE_NAMES = ("inside_layer", "inside_head")
 # the tab's figures, in page order: the stack, eight walkthrough rows, the output head, the logit lens, the counts
 PLOTS = ("inside-stack", "inside-input", "inside-norm", "inside-qkv", "inside-rope", "inside-heads", "inside-pattern",
          "inside-attn-out", "inside-mlp", "inside-output", "inside-lens", "inside-params")
-OUTPUTS = ("layer", "head", "note", *PLOTS)  # what a draw sends besides the state and the "open" flag
+OUTPUTS = ("layer", "head", "note", *PLOTS)  # what a draw sends besides the state
 
 
 def inside_input(ps: PageState, v: Selection) -> tuple[list[int], int | None, str]:
@@ -70,35 +70,21 @@ class InsideView:
     def __init__(self, page):
         self.page = page
 
-    def draw(self, ps, model_name, prompt, kv, opened, layer, head, *rest):
-        """Draw (and mark the tab open): its button, its pickers, and opening the tab."""
+    def draw(self, ps, model_name, prompt, kv, layer, head, *rest):
+        """Draw: its button, its pickers, opening the tab, and a new step while it is open (static/follow.js)."""
         c = Controls.from_values(rest)
         ps = self.page.current(ps, model_name, prompt, c.params, kv)
         v = self.page.select(ps, c.step if ps.session.records else None, Controls(c.params, c.step, layer, head, c.mode))
         cfg = ps.session.model.config
         pickers = (gr.update(choices=list(range(cfg.n_layer)), value=v.layer),
                    gr.update(choices=list(range(cfg.n_head)), value=v.head))
-        return (ps, True, *pickers, *render_inside(ps, v))
-
-    def tab_select(self, evt: gr.EventData, ps, model_name, prompt, kv, opened, layer, head, *rest):
-        """Any view tab was selected: draw when it is this one; otherwise remember the tab is closed."""
-        data = event_object(evt)  # not an object (an API client's): not this tab
-        if data.get("value") == i18n.t("tab.inside") or data.get("id") == "inside":
-            return self.draw(ps, model_name, prompt, kv, opened, layer, head, *rest)
-        # skip, not ps: writing back the state read when this event started could undo a newer event's
-        return (gr.skip(), False, *[gr.skip()] * len(OUTPUTS))
-
-    def follow(self, ps, model_name, prompt, kv, opened, layer, head, *rest):
-        """The page moved to another step (status changed): redraw only while the tab is open."""
-        if not opened or ps is None or ps.session is None:
-            return (gr.skip(), opened, *[gr.skip()] * len(OUTPUTS))
-        return self.draw(ps, model_name, prompt, kv, opened, layer, head, *rest)
+        return (ps, *pickers, *render_inside(ps, v))
 
 
 def build_tab(ctx, note_box) -> dict:
     """The tab's components (inside ``gr.Tabs``)."""
     S, c = ctx.strings, {}
-    with S.add(gr.Tab(i18n.t("tab.inside"), id="inside", elem_id="tab-inside"), "tab.inside", "tab"):
+    with S.add(gr.Tab(i18n.t("tab.inside"), id="inside", elem_id="tab-inside"), "tab.inside", "tab") as c["inside_tab"]:
         note_box(ctx, "inside")
         S.make(gr.Markdown, "inside_intro", kind="value")
         with gr.Row(equal_height=True):
@@ -110,20 +96,19 @@ def build_tab(ctx, note_box) -> dict:
             c["inside_btn"] = S.make(gr.Button, "inside_btn", kind="value", elem_id="inside_btn")
         c["inside_note"] = gr.Markdown(i18n.t("inside.open"), elem_id="inside-note")
         c["inside_plots"] = [S.make(gr.Plot, f"plot.{i}", elem_id=i) for i in PLOTS]
-        c["inside_opened"] = gr.State(False)
     return c
 
 
 def wire(page, c: dict) -> None:
+    """The button, the pickers and opening the tab draw. While the tab is open it follows the step the page shows:
+    the status line changes on every Step, Back and step pick, and static/follow.js then presses the button if
+    the tab is on screen. Only then: with the tab closed a Step costs it nothing, not even an event (a server
+    event chained to every status change made Gradio's client handle this tab's 16 outputs on each Step)."""
     iv = InsideView(page)
-    inputs = [c["state"], c["model"], c["prompt"], c["kv"], c["inside_opened"], c["inside_layer"], c["inside_head"],
-              *c["sampling"], *c["view"]]
-    outputs = [c["state"], c["inside_opened"], c["inside_layer"], c["inside_head"], c["inside_note"], *c["inside_plots"]]
-    extra = ("inside_open", *INSIDE_NAMES)
-    gr.on([c["inside_btn"].click, c["inside_layer"].input, c["inside_head"].input], endpoint(iv.draw, extra), inputs,
-          outputs, api_name="inside", trigger_mode="always_last")
-    c["tabs"].select(endpoint(iv.tab_select, extra, event=True), inputs, outputs, api_name="inside_tab")
-    # the status changes on every step, back and step pick; the empty js hop lets the same update reach the
-    # step slider first, so ``follow`` reads the step now shown (a direct status.change saw the one before)
-    c["status"].change(None, js="() => null").then(endpoint(iv.follow, extra), inputs, outputs,
-                                                   api_name="inside_follow", trigger_mode="always_last")
+    inputs = [c["state"], c["model"], c["prompt"], c["kv"], c["inside_layer"], c["inside_head"], *c["sampling"],
+              *c["view"]]
+    outputs = [c["state"], c["inside_layer"], c["inside_head"], c["inside_note"], *c["inside_plots"]]
+    gr.on([c["inside_btn"].click, c["inside_layer"].input, c["inside_head"].input, c["inside_tab"].select],
+          endpoint(iv.draw, INSIDE_NAMES), inputs, outputs, api_name="inside", trigger_mode="always_last",
+          show_progress_on=[c["inside_note"]])
+    c["status"].change(None, js="() => window.playgroundFollow && window.playgroundFollow()")

@@ -184,7 +184,7 @@ def malloc_trim() -> None:
 #   * a tab whose state was freed finds a tombstone on its next event (a PageState with ``gone`` set, and
 #     its own slider/dropdown ranges); the handler rebuilds from the prompt and settings the browser sent
 #     and ``tell_gone`` says so.
-PASSIVE_EVENTS = frozenset({"restore_link", "load_page", "apply_link", "inside_follow"})  # what opening the page runs
+PASSIVE_EVENTS = frozenset({"restore_link", "load_page", "apply_link"})  # what opening the page runs
 # The sticky cookie of deploy/haproxy.cfg.template (it names a browser's replica). A tab unknown here whose event
 # carries it, and is not the page opening, opened its page on a replica that stopped (or on this one before it
 # restarted): SessionHolder.adopt gives it a "moved" tombstone, so it is told as a freed tab is.
