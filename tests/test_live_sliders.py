@@ -206,3 +206,37 @@ def test_dragging_a_slider_redraws_the_bars_in_the_page(page: Page, server):  # 
     assert t2 == pytest.approx(t + 0.2)
     matches_python(page, logits_mode=True, temperature=t2, top_k=3, min_p=m)
     page.keyboard.up("ArrowRight")
+
+
+def test_a_small_move_redraws_the_svg_in_place_and_it_shows_the_pipeline(page: Page, server):  # noqa: F811
+    """A move that keeps the axis range is drawn without plotly.js (static/pipeline.js ``inPlace``): the bars,
+    numbers and panel titles on screen are the pipeline's, and the figure's data says the same."""
+    demo, _ = server
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(demo.local_url)
+    expect(page.locator("#chips .tok.prompt").first).to_be_visible(timeout=TIMEOUT)
+    page.locator("#step").click()
+    expect(chips(page)).to_have_count(1, timeout=TIMEOUT)
+    page.wait_for_function("document.querySelector('#next-plot .js-plotly-plot')?.layout?.meta?.live", timeout=TIMEOUT)
+    page.wait_for_timeout(300)
+    move = """(t) => { const r = document.querySelector('#temperature input[type=range]');
+        r.value = t; r.dispatchEvent(new Event('input', {bubbles: true})); }"""
+    page.evaluate(move, 1.05)  # "temperature (off)" -> "temperature": a title's lines change, plotly.js redraws
+    page.wait_for_timeout(300)
+    page.evaluate("""() => { window.__updates = 0; const u = Plotly.update;
+        Plotly.update = function (...a) { window.__updates++; return u.apply(this, a); }; }""")
+    for t in (1.1, 1.15):  # the slider's steps; the final panel's top probability moves a little: the range holds
+        page.evaluate(move, t)
+        page.wait_for_timeout(150)
+        assert float(page.locator("#temperature input[type=range]").input_value()) == pytest.approx(t)
+        drawn = page.evaluate("""() => { const gd = document.querySelector('#next-plot .js-plotly-plot');
+            const layer = [...gd.querySelectorAll('.barlayer .trace.bars')].find(e => e.__data__[0].trace.index === 5);
+            const xa = gd._fullLayout.xaxis6;
+            return {texts: [...layer.querySelectorAll('.point')].map(p => p.querySelector('text.bartext').textContent),
+                    ends: [...layer.querySelectorAll('.point path')].map(p => Number(/H([-\\d.e]+)/.exec(p.getAttribute('d'))[1])),
+                    want: Array.from(gd._fullData[5].x).map(x => xa.c2p(x)), data: Array.from(gd._fullData[5].text),
+                    title: gd.querySelector('.annotation[data-index="4"] text').textContent, updates: window.__updates}; }""")
+        assert drawn["updates"] == 0  # no plotly.js frame
+        assert drawn["texts"] == drawn["data"] and np.allclose(drawn["ends"], drawn["want"], atol=0.01)
+        assert drawn["title"] == "temperature"  # no longer "(off)"
+        matches_python(page, temperature=t)
