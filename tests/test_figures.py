@@ -282,7 +282,10 @@ def test_next_token_stages_marks_removed_and_chosen_tokens_and_counts_the_rest()
     notes = [a["text"] for a in d["layout"]["annotations"]]
     assert notes.count("+ 4,051<br>more<br>3.2%") == 6
     assert [n for n in notes if n.startswith("<b>")] == [f"<b>{s}</b>" for s in STAGES]
-    assert {t["name"] for t in d["data"] if t.get("showlegend")} == {"kept", "removed", "chosen"}
+    key = notes[-1]  # the colours' key: a line of text (no legend-only traces, cheaper to draw)
+    assert not any(t.get("showlegend") for t in d["data"]) and d["layout"]["showlegend"] is False
+    assert key.startswith("bar = probability") and all(f"</span> {w}" in key for w in ("kept", "removed", "chosen"))
+    assert f"color:{F.KEPT}" in key and f"color:{F.CHOSEN}" in key
 
 
 def test_next_token_stages_in_logits_mode_shows_minus_infinity_as_removed():
@@ -293,7 +296,7 @@ def test_next_token_stages_in_logits_mode_shows_minus_infinity_as_removed():
     bar = d["data"][5]
     assert bar["text"][3] == "removed" and bar["text"][0] == f"{np.log(0.5):.2f}"
     assert np.isfinite(dense(bar["x"])).all()  # −∞ never reaches plotly as a number
-    assert "logit" in d["layout"]["legend"]["title"]["text"]
+    assert d["layout"]["annotations"][-1]["text"].startswith("bar = logit")
 
 
 def test_next_token_stages_rejects_bad_input():

@@ -86,8 +86,7 @@ def test_projector_mode_scales_chart_text_and_keeps_every_tab_visible(page: Page
     expect(page.locator("html.projector")).to_have_count(1, timeout=TIMEOUT)
     expect(plot(page, "next-plot").locator("g.point").first).to_be_attached(timeout=TIMEOUT)
     small = """() => [...document.querySelectorAll(
-        '#next-plot .xtick text, #next-plot .ytick text, #next-plot .annotation-text, #next-plot .gtitle,'
-        + ' #next-plot .legendtext')].map(t => parseFloat(getComputedStyle(t).fontSize)).filter(s => s < 20).length === 0"""
+        '#next-plot .xtick text, #next-plot .ytick text, #next-plot .annotation-text, #next-plot .gtitle')].map(t => parseFloat(getComputedStyle(t).fontSize)).filter(s => s < 20).length === 0"""
     page.wait_for_function(small, timeout=TIMEOUT)
     sizes = page.evaluate("""() => [...document.querySelectorAll('#next-plot .ytick text, #next-plot .annotation-text')]
         .map(t => parseFloat(getComputedStyle(t).fontSize))""")

@@ -368,8 +368,9 @@ def wire(page, c: dict) -> None:
     c["back_btn"].click(*page.view_event(c, "back"), api_name="back")
     sliders = [c[k] for k in ("temperature", "top_k", "top_p", "min_p", "penalty", "max_new", "num_beams",
                               "length_penalty")]
+    # re-deciding from the cached logits runs no model (a few ms): no progress overlay flashing over the chips
     gr.on([s.release for s in sliders] + [c["strategy"].input, c["seed"].submit, c["stop"].submit],
-          *page.view_event(c, "resample"), api_name="resample", trigger_mode="always_last")
+          *page.view_event(c, "resample"), api_name="resample", trigger_mode="always_last", show_progress="hidden")
     c["view_step"].release(*page.view_event(c, "select_step"), api_name="select_step")
     c["mode"].input(*page.view_event(c, "next_mode"), api_name="next_mode")
     c["kv"].input(*page.view_event(c, "set_kv", extra_outputs=[c["kv_diff"]]), api_name="set_kv_cache")
