@@ -5,7 +5,8 @@ Speed itself is measured in benchmarks/browser_speed.py; these tests check the c
     every component any event ever showed progress on, on every status message of every event);
   * no run history: Gradio 6 would copy each event's inputs and outputs into the browser's localStorage;
   * a Step with the Inside tab closed fires one server event (the tab's follow-up is js-only, and runs a
-    draw only while the tab is on screen).
+    draw only while the tab is on screen);
+  * the page's own scripts load without an error (they share one js_on_load: one error stops them all).
 """
 from __future__ import annotations
 
@@ -39,7 +40,10 @@ def test_the_page_keeps_no_run_history():
 def test_a_step_with_the_inside_tab_closed_is_one_event_and_open_it_follows(page: Page, server):  # noqa: F811
     demo, _ = server
     joins: list[str] = []
+    errors: list[str] = []
     page.on("request", lambda r: joins.append(r.post_data or "") if "/queue/join" in r.url else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(demo.local_url)
     expect(page.locator("#chips .tok.prompt").first).to_be_visible(timeout=TIMEOUT)
     page.wait_for_timeout(500)
@@ -58,3 +62,4 @@ def test_a_step_with_the_inside_tab_closed_is_one_event_and_open_it_follows(page
     page.locator("#step").click()
     expect(page.locator("#inside-note")).to_contain_text("step 3", timeout=TIMEOUT)
     assert any(f'"fn_index":{fn["inside"]}' in j.replace(" ", "") for j in joins), joins
+    assert errors == []  # the page's scripts (static/*.js, one js_on_load) ran without an error

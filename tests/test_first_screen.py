@@ -101,6 +101,18 @@ def test_projector_mode_scales_chart_text_and_keeps_every_tab_visible(page: Page
     expect(chips(page)).to_have_count(1, timeout=TIMEOUT)
     expect(plot(page, "next-plot")).to_contain_text("Step 1:", timeout=TIMEOUT)
     page.wait_for_function(small, timeout=TIMEOUT)
+    # no chart text covers another: where six panels would be narrower than their 20 px titles (1280 px), they
+    # stand in two rows of three (static/panels.js), each row with its token labels
+    rows = width < 1600
+    page.wait_for_function(f"() => !!document.querySelector('#next-plot .js-plotly-plot').layout.yaxis2 === {str(rows).lower()}",
+                           timeout=TIMEOUT)
+    page.wait_for_timeout(500)
+    texts = page.evaluate("""() => [...document.querySelectorAll('#next-plot .annotation-text, #next-plot .gtitle')]
+        .map(e => { const r = e.getBoundingClientRect(); return {t: e.textContent, x: r.x, y: r.y, width: r.width,
+                                                                  height: r.height}; })""")
+    assert len(texts) >= 13  # six titles, six notes, the colours' key (and the chart's title)
+    hits = [(a["t"], b["t"]) for i, a in enumerate(texts) for b in texts[i + 1:] if overlap(a, b) > 4]
+    assert hits == [], hits
     # every tab on screen (no "⋯" overflow menu), ten of them planned
     tabs = page.locator("#views [role=tab]")
     assert tabs.count() >= 8

@@ -105,6 +105,7 @@ def next_token_stages(stage_labels: Sequence[str], tokens: Sequence[str], values
                    marker=dict(color=list(colours), pattern=dict(shape=["/" if g else "" for g in gone], fgcolor="#777")),
                    # "auto": a long bar holds its number inside, so "100.0%" never runs into the next panel
                    text=text, textposition="auto", insidetextanchor="end", cliponaxis=False, textfont=dict(size=14),
+                   constraintext="none",  # a number inside its bar keeps its size (20 px in projector mode)
                    customdata=labels,
                    hovertemplate="%{customdata}: %{text}<extra>" + label(stage_labels[i], 30) + "</extra>", showlegend=False)
         if mode == "logits":

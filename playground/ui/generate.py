@@ -323,8 +323,8 @@ def build(ctx, chips_js: str) -> dict:
                 examples = gr.Examples([[e] for e in EXAMPLES], inputs=[c["prompt"]], label=i18n.t("examples"))
                 S.add(examples.dataset, "examples", "dataset")
     live_js = "\n".join((Path(__file__).parent / "static" / f).read_text(encoding="utf-8")
-                        for f in ("pipeline.js", "phone.js", "follow.js"))  # live slider bars; stacked stage panels
-    # on a phone; the Inside tab following the step
+                        for f in ("pipeline.js", "panels.js", "follow.js"))  # live slider bars; stage panels in rows
+    # on a phone or a projector; the Inside tab following the step
     c["chips"] = gr.HTML("", label="Tokens", elem_id="chips", js_on_load=chips_js + "\n" + live_js, padding=False)
     c["status"] = gr.Markdown(label="Status", elem_id="status")
     return c

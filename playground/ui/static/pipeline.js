@@ -163,7 +163,6 @@ if (!window.playgroundPipeline) {
   // bar fits (else, or when the bars would shrink to under half of it, Plotly redraws with a new range) and every
   // note keeps its number of lines. A removed bar is grey without its hatching until the server's figure, which
   // replaces this preview on release. Returns false, having changed nothing, where it cannot.
-  const CHAR_PX = 8.5;  // ~ one character of the bars' 14 px numbers
   function inPlace(gd, data, layout, hi) {
     const full = gd._fullLayout, traces = {};
     if (!full || !gd.calcdata) return false;
@@ -171,9 +170,10 @@ if (!window.playgroundPipeline) {
       const cd = el.__data__;
       if (cd && cd[0] && cd[0].trace) traces[cd[0].trace.index] = el;
     }
-    const ya = full.yaxis, bars = [], notes = [];
+    const bars = [], notes = [], axis = (id) => full[id.replace(/^([xy])/, "$1axis")];  // "x2" -> xaxis2
     for (let i = 0; i < data.x.length; i++) {
-      const xa = full[i ? `xaxis${i + 1}` : "xaxis"], cd = gd.calcdata[i];
+      const fd = gd._fullData[i], cd = gd.calcdata[i];
+      const xa = fd && axis(fd.xaxis), ya = fd && axis(fd.yaxis);  // panels in rows (panels.js): a y axis a row
       const points = traces[i] ? traces[i].querySelectorAll(".point") : [];
       if (!xa || !cd || !ya || points.length !== cd.length || cd.length !== data.x[i].length) return false;
       if (hi > xa.range[1] * 1.3 || hi < xa.range[1] * 0.5 || xa.range[0] !== 0) return false;
@@ -195,15 +195,17 @@ if (!window.playgroundPipeline) {
       if (!el || Math.max(1, spans.length) !== lines.length) return false;
       notes.push({index: Number(k[1]), el, spans, lines, value, bold: value.startsWith("<b>")});
     }
+    const sample = gd.querySelector("text.bartext");
+    const charPx = 0.6 * (parseFloat(sample && sample.style.fontSize) || 14);  // ~ a character of the numbers
     for (const b of bars) {  // the stub of a removed token: 5 % of the axis, as the server draws it
       const x = b.stub ? 0.05 * b.xa.range[1] : b.x, x0 = b.xa.c2p(0), x1 = b.xa.c2p(x);
       b.path.setAttribute("d", `M${x0},${b.y0}V${b.y1}H${x1}V${b.y0}Z`);
       b.path.style.fill = b.colour;
-      const width = b.label.length * CHAR_PX, outside = x1 + 4 + width <= b.xa._length || x1 < width + 8;
+      const width = b.label.length * charPx, outside = x1 + 4 + width <= b.xa._length || x1 < width + 8;
       if (!b.text) b.text = b.point.appendChild(gd.querySelector("text.bartext").cloneNode(false));  // one like the others
       b.text.removeAttribute("transform");
       b.text.setAttribute("x", outside ? x1 + 4 : x1 - 4);
-      b.text.setAttribute("y", (b.y0 + b.y1) / 2 + 5);
+      b.text.setAttribute("y", (b.y0 + b.y1) / 2 + charPx * 0.6);
       b.text.setAttribute("text-anchor", outside ? "start" : "end");
       b.text.style.fill = outside ? "#444" : "#fff";
       b.text.textContent = b.label;

@@ -43,6 +43,9 @@
       const L = gd.layout;
       for (const k of Object.keys(margins)) now[k] = (k === 'height' ? L.height : (L.margin || {})[k.slice(7)]) ?? null;
       Object.assign(up, margins);
+      (L.annotations || []).forEach((a, i) => {  // a note placed px under the plot moves down as the text grows
+        if (a.yshift < 0) { now[`annotations[${i}].yshift`] = a.yshift; up[`annotations[${i}].yshift`] = Math.round(a.yshift * 1.5); }
+      });
       gd.__projectorOrig = now;  // this figure's own sizes (a new figure from the server brings its own)
       gd.__projectorBusy = true;
       const traces = (gd.data || []).map((t, i) => [i, t.textfont && t.textfont.size]).filter(([, s]) => s && s < MIN);
