@@ -654,7 +654,6 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "本机的 Hugging Face 缓存中没有它，现在也无法下载"),
     "why.offline": (" (the server runs offline: HF_HUB_OFFLINE is set)", "（服务器以离线方式运行：设置了 HF_HUB_OFFLINE）"),
     "why.files": ("its files cannot be loaded", "它的文件无法加载"),
-    "unavailable": ("**{name}** is unavailable: {why}", "**{name}** 不可用：{why}"),
     # -- status line
     "status.head": ("**{model}** · {layers} layers × {heads} heads, {width} wide, {vocab} tokens, {block}-token window · "
                     "prompt {n} tokens · KV cache **{kv}**",
@@ -961,6 +960,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "spec_btn": ("Run speculative decoding", "运行投机解码"),
     "fig.press_spec": ("Press Run: every round's drafted, accepted and rejected tokens appear here",
                        "按“运行投机解码”：每一轮起草、接受和拒绝的词元显示在这里"),
+    "fig.press_spec2": ("…and here the measured speedup beside the formula's",
+                        "……这里显示实测的加速比，与公式的预测并列"),
     "spec_summary": (
         "**{draft} drafts, {target} checks** · k = {k} · {n} new tokens · {mode}\n\n"
         "| | plain decoding ({target}) | speculative |\n|---|---|---|\n"
@@ -1013,8 +1014,9 @@ STRINGS: dict[str, tuple[str, str]] = {
         "框架自带的只量化权重的矩阵乘法直接用它们计算（激活值仍是浮点数）。侧栏所选的模型与它自己的 fp32 版本对比测量。"),
     "quant_bits": ("Weights", "权重"),
     "quant_btn": ("Quantise and measure", "量化并测量"),
-    "fig.press_quant": ("Press Quantise: memory, ms per token and the next-token bars, fp32 vs quantised",
-                        "按“量化并测量”：内存、每个词元的毫秒数和下一个词元的概率，fp32 与量化后对比"),
+    "fig.press_quant": ("Press Quantise: weight memory and ms per token, fp32 vs quantised",
+                        "按“量化并测量”：权重内存和每个词元的毫秒数，fp32 与量化后对比"),
+    "fig.press_quant2": ("…and here the next-token probabilities of both", "……这里显示两者的下一个词元概率"),
     "quant_summary": (
         "**{model}, {q_name} weights** (weight-only; each quantised layer rounds its input to bf16)\n\n"
         "| | fp32 | {q_name} |\n|---|---|---|\n"

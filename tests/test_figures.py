@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import pytest
 
 from playground import figures as F
+from playground import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 RNG = np.random.default_rng(0)
@@ -398,6 +399,17 @@ def test_beam_tree_cuts_long_searches_and_checks_labels():
 def test_placeholder_is_not_blank():
     d = check(F.placeholder("Press Step to generate the first token"))
     assert d["layout"]["annotations"][0]["text"].startswith("Press Step")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_long_placeholder_is_wrapped_to_fit_a_half_width_column(lang):
+    from playground.figures.style import _columns
+
+    message = i18n.t("fig.press_quant", lang)
+    text = check(F.placeholder(message))["layout"]["annotations"][0]["text"]
+    lines = text.split("<br>")
+    assert len(lines) >= 2 and all(_columns(x) <= 40 for x in lines), lines
+    assert ("".join(lines) if lang == "zh" else " ".join(lines)) == message  # every word kept, in order
 
 
 def test_next_token_stages_says_below_top_list_for_unknown_values():

@@ -287,14 +287,15 @@ def test_unavailable_gpt2_reason_is_chinese_in_chinese_mode(monkeypatch):
     from huggingface_hub import constants
 
     from playground import i18n
-    from playground.ui.context import AppContext
+    from playground.ui.controls import model_info, picker_choices
     from playground.weights import _unavailable
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     reason = _unavailable("openai-community/gpt2", "HF_HUB_OFFLINE is set")
     ctx = SimpleNamespace(choices={"shakespeare": None, "gpt2": reason})
-    zh_text = AppContext.unavailable_text(ctx, "zh")
+    zh_text = model_info(ctx, "zh")  # the picker's info line
     assert "gpt2" in zh_text and "HF_HUB_OFFLINE" in zh_text and "离线" in zh_text
-    assert not english_words(zh_text.replace("gpt2", "")), zh_text
-    assert "cannot be downloaded" in AppContext.unavailable_text(ctx, "en")  # English keeps the engine's words
+    assert not english_words(zh_text.replace("gpt2", "").replace("HF_HUB_OFFLINE", "")), zh_text
+    assert "HF_HUB_OFFLINE" in model_info(ctx, "en") and "unavailable here" in model_info(ctx, "en")
+    assert picker_choices(ctx, "zh") == [("shakespeare", "shakespeare"), ("gpt2 （不可用）", "gpt2")]
     assert i18n.why("gpt2: missing model.safetensors", "zh") == i18n.t("why.files", "zh")

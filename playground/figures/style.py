@@ -16,6 +16,8 @@ so a misspelt property still fails.
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from typing import Sequence
 
 import numpy as np
@@ -112,8 +114,29 @@ def _legend_top() -> dict:
     return dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom", font=dict(size=14))
 
 
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def wrap(text: str, width: int = 40) -> str:
+    """``text`` in lines of at most ~``width`` columns joined by <br> (a CJK character is two columns, and a line
+    may break after any of them): a message in a half-width column is not cut at both ends."""
+    out = []
+    for para in text.split("<br>"):
+        line = ""
+        for piece in re.findall(r"\s*[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]|\s*[^\s\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]+", para):
+            if line.strip() and _columns(line + piece) > width:
+                out.append(line.rstrip())
+                line = piece.lstrip()
+            else:
+                line += piece
+        out.append(line.rstrip())
+    return "<br>".join(out)
+
+
 def placeholder(message: str, height: int = 260) -> go.Figure:
     """A figure that says why there is nothing to draw yet (never a blank white box)."""
-    note = dict(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=18, color="#555"))
+    note = dict(text=wrap(message), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                font=dict(size=18, color="#555"))
     return _figure([], "", height, margin=dict(l=10, r=10, t=10, b=10), annotations=[note],
                    xaxis=dict(visible=False), yaxis=dict(visible=False))

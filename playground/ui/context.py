@@ -14,7 +14,6 @@ import gradio as gr
 
 from playground import i18n
 from playground.config import DEFAULT_MODEL
-from playground.ui.guards import short_reason
 from playground.ui.sessions import MemoryTrimmer, PageState, free_state
 
 Loader = Callable[[str], tuple]  # name -> (GPT, Tokenizer)
@@ -126,16 +125,6 @@ class AppContext:
 
     def available(self, name: str) -> bool:
         return name in self.choices and not self.choices[name]
-
-    @property
-    def picker_choices(self) -> list[tuple[str, str]]:
-        """The model picker's (label, name) pairs; an unavailable model is marked so."""
-        return [(n if r is None else f"{n} (unavailable)", n) for n, r in self.choices.items()]
-
-    def unavailable_text(self, lang: str) -> str:
-        """A Markdown list of the unavailable models and why ("" when every one is available)."""
-        return "".join(f"\n- {i18n.t('unavailable', lang, name=n, why=i18n.why(short_reason(r), lang))}"
-                       for n, r in self.choices.items() if r)
 
     def forget(self, state) -> None:
         """gr.State delete_callback: drop the session's records and KV cache promptly, give the memory back."""

@@ -76,9 +76,11 @@ def draw(results: dict | None, lang: str, names=("spec", "quant")) -> tuple:
         if got is not None:
             out += (spec_view if name == "spec" else quant_view)(*got, lang)
         elif name == "spec":
-            out += [placeholder(i18n.t("fig.press_spec", lang), SPEC_H), placeholder("", 120), ""]
+            out += [placeholder(i18n.t("fig.press_spec", lang), SPEC_H), placeholder(i18n.t("fig.press_spec2", lang), 120),
+                    ""]
         else:
-            out += [placeholder(i18n.t("fig.press_quant", lang), QUANT_H), placeholder("", 120), ""]
+            out += [placeholder(i18n.t("fig.press_quant", lang), QUANT_H),
+                    placeholder(i18n.t("fig.press_quant2", lang), QUANT_H), ""]
     return tuple(out)
 
 
@@ -180,9 +182,9 @@ def build(ctx) -> dict:
             c["spec_n"] = S.make(gr.Slider, "spec_n", *N_RANGE, SPEC_DEFAULTS["n"], step=1, elem_id="spec_n", scale=2)
             c["spec_btn"] = S.make(gr.Button, "spec_btn", kind="value", variant="primary", elem_id="spec_btn",
                                    scale=1)
-        c["spec_rounds"] = gr.Plot(placeholder(i18n.t("fig.press_spec"), SPEC_H), elem_id="spec-rounds-plot",
-                                   show_label=False)
-        c["spec_speed"] = gr.Plot(placeholder("", 120), elem_id="spec-speed-plot", show_label=False)
+        empty = draw(None, "en")  # what each plot says before its button is pressed
+        c["spec_rounds"] = gr.Plot(empty[0], elem_id="spec-rounds-plot", show_label=False)
+        c["spec_speed"] = gr.Plot(empty[1], elem_id="spec-speed-plot", show_label=False)
         c["spec_md"] = gr.Markdown(elem_id="spec-md", latex_delimiters=LATEX)
         S.make(gr.Markdown, "quant_head", kind="value", elem_id="quant-head")
         S.make(gr.Markdown, "quant_intro", kind="value", elem_id="quant-intro", latex_delimiters=LATEX)
@@ -190,9 +192,8 @@ def build(ctx) -> dict:
             c["quant_bits"] = S.make(gr.Radio, "quant_bits", list(BITS), value="int8", elem_id="quant_bits")
             c["quant_btn"] = S.make(gr.Button, "quant_btn", kind="value", variant="primary", elem_id="quant_btn")
         with gr.Row():
-            c["quant_costs"] = gr.Plot(placeholder(i18n.t("fig.press_quant"), QUANT_H), elem_id="quant-costs-plot",
-                                       show_label=False)
-            c["quant_bars"] = gr.Plot(placeholder("", 120), elem_id="quant-bars-plot", show_label=False)
+            c["quant_costs"] = gr.Plot(empty[3], elem_id="quant-costs-plot", show_label=False)
+            c["quant_bars"] = gr.Plot(empty[4], elem_id="quant-bars-plot", show_label=False)
         c["quant_md"] = gr.Markdown(elem_id="quant-md", latex_delimiters=LATEX)
     return c
 

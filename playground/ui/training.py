@@ -9,7 +9,7 @@ import gradio as gr
 
 from playground import figures, i18n, lessons
 from playground.config import DEFAULT_MODEL
-from playground.ui.controls import named
+from playground.ui.controls import named, picker_choices
 from playground.ui.guards import md_text, user_errors, whole_or_raw
 from playground.ui.sessions import MAX_OWN_MODELS, tell_gone
 
@@ -136,7 +136,7 @@ class TrainView:
             else:
                 out += [gr.skip()] * 3
             mine = [(n, n) for n in own.models]
-            out.append(gr.update(choices=self.ctx.picker_choices + mine) if name else gr.skip())
+            out.append(gr.update(choices=picker_choices(self.ctx, ps.lang) + mine) if name else gr.skip())
             yield tuple(out)
 
 
