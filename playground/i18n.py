@@ -682,10 +682,12 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "- 进程内存 {rss}：这个服务器使用的全部内存，包括模型权重"),
     "status.beam_hint": ("Beam search: press **Step** to search; the **Beam search** tab shows the candidate texts.",
                          "束搜索：按 **单步** 开始搜索；“束搜索”标签页显示各条候选序列。"),
-    "fig.preview_title": ("Before step 1: the next-token distribution after the prompt<br>the model would choose "
-                          "“{token}” · p = {p} · entropy {entropy} nats · press Step",
-                          "第 1 步之前：提示词之后的下一个词元分布<br>模型会选“{token}”· p = {p} · 熵 {entropy} nats · "
-                          "按“单步”"),
+    "fig.preview_title": ("Before step 1: the next-token distribution after the prompt<br>{how} “{token}” · p = {p} · "
+                          "entropy {entropy} nats",
+                          "第 1 步之前：提示词之后的下一个词元分布<br>{how}“{token}”· p = {p} · 熵 {entropy} nats"),
+    # which token step 1 will take: greedy's pick, or the draw the seed makes (surprising when it is unlikely)
+    "fig.preview_greedy": ("greedy picks", "贪心解码会选"),
+    "fig.preview_sample": ("sampling with seed {seed} draws", "以种子 {seed} 采样会抽到"),
     "fig.beam_mode": ("Beam search keeps several candidate texts instead of one next token: see the Beam search tab",
                       "束搜索保留多条候选序列，而不是只选一个下一个词元：请看“束搜索”标签页"),
     "kv.diff": ("Step {step} taken again with the KV cache **{now}**: the model read **{n}** token(s) in {ms} ms",

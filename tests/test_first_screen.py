@@ -42,8 +42,10 @@ def top_of(page: Page, selector: str) -> float:
 def test_the_first_screen_holds_the_chips_and_a_drawn_next_token_chart(page: Page, server, lang):  # noqa: F811
     demo, _ = server
     open_at(page, demo.local_url, (1280, 800), f"?lang={lang}")
-    before = i18n.t("fig.preview_title", lang, p="", token="", entropy="").split("<br>")[0]
+    before = i18n.t("fig.preview_title", lang, how="", p="", token="", entropy="").split("<br>")[0]
     expect(plot(page, "next-plot")).to_contain_text(before, timeout=TIMEOUT)  # drawn for the prompt, no Step pressed
+    seed = int(page.locator("#seed input").input_value())  # the title says the token is the seed's draw
+    expect(plot(page, "next-plot")).to_contain_text(i18n.t("fig.preview_sample", lang, seed=seed), timeout=TIMEOUT)
     expect(chips(page)).to_have_count(0)
     bars = plot(page, "next-plot").locator("g.point")
     expect(bars.first).to_be_attached(timeout=TIMEOUT)
@@ -144,8 +146,9 @@ def test_a_phone_gets_a_closed_sidebar_stacked_panels_and_a_reachable_step(page:
     demo, _ = server
     open_at(page, demo.local_url, (390, 844))
     page.wait_for_function("() => !document.querySelector('#settings').classList.contains('open')", timeout=TIMEOUT)
-    # the sidebar is off screen: the page is not covered
-    assert box(page, "#settings")["x"] + box(page, "#settings")["width"] <= 40
+    # the sidebar is off screen (once its slide-out transition has run): the page is not covered
+    page.wait_for_function("() => document.querySelector('#settings').getBoundingClientRect().right <= 40",
+                           timeout=TIMEOUT)
     step = page.locator("#step")
     step.scroll_into_view_if_needed()
     expect(step).to_be_in_viewport()

@@ -145,7 +145,9 @@ def render_next(ps: PageState, v: Selection):
     if v.step is None:
         rec = preview_record(s)
         table = figures.stage_table(rec, NEXT_ROWS, v.mode, ps.lang, s.params)
-        title = i18n.t("fig.preview_title", ps.lang, p=f"{rec.prob:.1%}", token=figures.label(rec.token, 24),
+        how = (i18n.t("fig.preview_greedy", ps.lang) if s.params.strategy == "greedy"
+               else i18n.t("fig.preview_sample", ps.lang, seed=s.params.seed))
+        title = i18n.t("fig.preview_title", ps.lang, how=how, p=f"{rec.prob:.1%}", token=figures.label(rec.token, 24),
                        entropy=f"{rec.entropy:.2f}")
         return figures.next_token_stages(**table, lang=ps.lang, title=title)
     rec = s.records[v.step]
