@@ -72,3 +72,21 @@ def test_train_compare_and_beam_in_english_and_chinese(page: Page, server):  # n
         expect(page.locator("#beam-md b").first).to_be_attached()  # the part where a hypothesis differs, in bold
         expect_drawn(page, "beam-plot", 400)
         shoot(page, f"tiny-model-beam-{lang}")
+
+
+def test_gradio_s_own_footer_follows_the_page_language(page: Page, server):  # noqa: F811
+    """Point 8, "Gradio's footer where it can be set": the language switch also sets Gradio's locale
+    (static/locale.js), so its footer reads in 中文 and back."""
+    demo, _ = server
+    page.goto(demo.local_url)
+    expect(page.locator("#chips .tok.prompt").first).to_be_visible(timeout=TIMEOUT)
+    footer = page.locator("footer")
+    expect(footer).to_contain_text("Built with Gradio", timeout=TIMEOUT)
+    page.locator("#lang").get_by_text("中文").click()
+    expect(footer).to_contain_text("使用 Gradio 构建", timeout=TIMEOUT)
+    expect(footer).to_contain_text("设置")
+    assert "Built with" not in footer.inner_text() and "Settings" not in footer.inner_text()
+    page.locator("#lang").get_by_text("English").click()
+    expect(footer).to_contain_text("Built with Gradio", timeout=TIMEOUT)
+    page.goto(demo.local_url + "?lang=zh")  # a link in 中文: the footer too
+    expect(footer).to_contain_text("使用 Gradio 构建", timeout=TIMEOUT)

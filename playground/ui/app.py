@@ -47,7 +47,7 @@ def build_demo(model_loader: Loader | None = None, choices: dict[str, str | None
             tab.wire(page, c)
         training.wire(ctx, c)
         classroom.wire(demo, page, c, {"projector": static("projector.js"), "link": static("link.js"),
-                                       "scroll": static("scroll.js")})
+                                       "scroll": static("scroll.js"), "locale": static("locale.js")})
     check_inputs(demo)
     progress_on_one(demo)
     # With monitoring off nobody reads Gradio's monitoring summary, yet by default it is recomputed

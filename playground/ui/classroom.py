@@ -232,6 +232,7 @@ def wire(demo, page, c: dict, js: dict) -> None:
         named(room.apply_link, RELABEL_NAMES), relabel_in, relabel_out, api_name="apply_link")
     c["lang"].input(named(room.relabel_now, RELABEL_NAMES), relabel_in, relabel_out, api_name="set_language")
     c["projector"].change(None, c["projector"], None, js=js["projector"])
+    c["lang"].change(None, c["lang"], None, js=js["locale"])  # Gradio's own words (the footer) follow the page
     c["share_btn"].click(named(room.link, ("state", "lang", "projector", "tab", "model_name", "prompt", "kv_cache",
                                            *SAMPLING_NAMES)),
                          [c["state"], c["lang"], c["projector"], c["tab_now"], *link_controls], c["link_query"],
