@@ -73,6 +73,8 @@ def progress_on_one(demo: gr.Blocks) -> None:
     for fn in demo.fns.values():
         if fn.show_progress_on is None and len(fn.outputs) > 1:
             shown = [o for o in fn.outputs if not isinstance(o, gr.State)]
+            if fn.show_progress == "hidden":  # no progress to show: its status goes to the state, which draws nothing
+                shown = [o for o in fn.outputs if isinstance(o, gr.State)] or shown
             fn.show_progress_on = shown[:1] or None
 
 
