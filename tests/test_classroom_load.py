@@ -13,7 +13,7 @@ from tests.test_ui_api import free_port, model_and_tok, server  # noqa: F401  (f
 def test_eight_students_at_once_get_their_own_tokens(server, model_and_tok):
     demo, _ = server
     model, tok = model_and_tok
-    r = run_classroom(demo.local_url, model, tok, students=8, seconds=5.0, max_steps=8, sample_s=0.2)
+    r = run_classroom(demo.local_url, model, tok, students=8, seconds=8.0, max_steps=8, sample_s=0.2)
     assert r["errors"] == {}, r["error_examples"]
     assert r["busy_refusals"] == 0
     assert r["steps"] >= 8  # every student stepped

@@ -403,13 +403,17 @@ def test_placeholder_is_not_blank():
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_a_long_placeholder_is_wrapped_to_fit_a_half_width_column(lang):
-    from playground.figures.style import _columns
+    from playground.figures.style import text_em
 
-    message = i18n.t("fig.press_quant", lang)
-    text = check(F.placeholder(message))["layout"]["annotations"][0]["text"]
+    message = i18n.t("fig.press_quant", lang) + " " + i18n.t("fig.press_quant2", lang)  # a long one
+    note = check(F.placeholder(message))["layout"]["annotations"][0]
+    assert (note["xref"], note["yref"], note["x"], note["y"], note["showarrow"]) == ("paper", "paper", 0.5, 0.5, False)
+    text = note["text"]
     lines = text.split("<br>")
-    assert len(lines) >= 2 and all(_columns(x) <= 40 for x in lines), lines
-    assert ("".join(lines) if lang == "zh" else " ".join(lines)) == message  # every word kept, in order
+    # 18 px text in ≤ 400 px (closing punctuation may hang past the line's end: it never starts a line)
+    assert len(lines) >= 2 and all(text_em(x.rstrip("，。、：；）”")) * 18 <= 400 for x in lines), lines
+    assert "".join(lines).replace(" ", "") == message.replace(" ", "")  # every word kept, in order
+    assert not any(x[0] in "，。、：；）”" for x in lines)  # no line starts with closing punctuation
 
 
 def test_next_token_stages_says_below_top_list_for_unknown_values():

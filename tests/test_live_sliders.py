@@ -135,15 +135,20 @@ def matches_python(page: Page, logits_mode: bool = False, **p) -> None:
     assert [t == "removed" for t in final[1]] == gone.tolist()
 
 
-def test_dragging_a_slider_redraws_the_bars_in_the_page(page: Page, server):  # noqa: F811
-    demo, _ = server
+def one_step(page: Page, url: str) -> None:
+    """The page at 1280×800 after one Step, its figure carrying the step's logits for the live redraw."""
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(demo.local_url)
+    page.goto(url)
     expect(page.locator("#chips .tok.prompt").first).to_be_visible(timeout=TIMEOUT)
     page.locator("#step").click()
     expect(chips(page)).to_have_count(1, timeout=TIMEOUT)
+    page.wait_for_function("document.querySelector('#next-plot .js-plotly-plot')?.layout?.meta?.live", timeout=TIMEOUT)
+
+
+def test_dragging_a_slider_redraws_the_bars_in_the_page(page: Page, server):  # noqa: F811
+    demo, _ = server
+    one_step(page, demo.local_url)
     expect(plot(page, "next-plot")).to_contain_text("temperature(off)", timeout=TIMEOUT)  # all knobs at defaults
-    page.wait_for_function("document.querySelector('#next-plot .js-plotly-plot').layout.meta.live", timeout=TIMEOUT)
     released = bars(page)
     assert len(released) == 6 and all(len(x) == len(released[0]) > 3 for x in released)
     plot(page, "next-plot").scroll_into_view_if_needed()  # the sidebar stays put: slider and bars both on screen
@@ -212,12 +217,7 @@ def test_a_small_move_redraws_the_svg_in_place_and_it_shows_the_pipeline(page: P
     """A move that keeps the axis range is drawn without plotly.js (static/pipeline.js ``inPlace``): the bars,
     numbers and panel titles on screen are the pipeline's, and the figure's data says the same."""
     demo, _ = server
-    page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(demo.local_url)
-    expect(page.locator("#chips .tok.prompt").first).to_be_visible(timeout=TIMEOUT)
-    page.locator("#step").click()
-    expect(chips(page)).to_have_count(1, timeout=TIMEOUT)
-    page.wait_for_function("document.querySelector('#next-plot .js-plotly-plot')?.layout?.meta?.live", timeout=TIMEOUT)
+    one_step(page, demo.local_url)
     page.wait_for_timeout(300)
     move = """(t) => { const r = document.querySelector('#temperature input[type=range]');
         r.value = t; r.dispatchEvent(new Event('input', {bubbles: true})); }"""

@@ -8,48 +8,18 @@
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
-from playground.figures.style import (
-    CHOSEN, SCORE_SCALE, TITLE_SIZE, WEIGHT_SCALE, _as_array, _axis, _figure, _ticks, label, placeholder,
+from playground.figures.style import (  # noqa: F401  (text_em, wrap: re-exported with the walkthrough)
+    CHOSEN, SCORE_SCALE, TITLE_SIZE, WEIGHT_SCALE, _as_array, _axis, _figure, _ticks, label, placeholder, text_em, wrap,
 )
 from playground.i18n import t as _t
 
 INSIDE_ROWS, INSIDE_COLS = 32, 64
 MIN_PLOT_PX = 840  # narrowest plot the box diagrams and titles are laid out for (~874 px in a 1280 px window)
-
-
-def text_em(text: str) -> float:
-    """Estimated width of the widest line of ``text`` ("<br>" breaks, tags ignored), in em of its font size:
-    a CJK / full-width character is 1 em, any other 0.62 em (wider than the average Latin glyph, so
-    an estimate that fits leaves room to spare)."""
-    lines = text.replace("<b>", "").replace("</b>", "").split("<br>")
-    return max(sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.62 for ch in line) for line in lines)
-
-
-_WIDE = "\u2e80-\u9fff\uff00-\uffef"  # CJK and full-width: a line may break between any two of these
-
-
-def wrap(text: str, font: float, width: float) -> str:
-    """``text`` with "<br>" where needed so that no line is estimated (``text_em``) wider than ``width`` px at
-    ``font`` px: breaks at spaces, or between CJK characters. Plotly never wraps a title or an annotation,
-    so an unwrapped long one runs past its figure."""
-    lines = []
-    for para in text.split("<br>"):
-        line = ""
-        for tok in re.findall(rf"[{_WIDE}]|[^\s{_WIDE}]+\s*|\s+", para):
-            if line.strip() and text_em(line + tok.rstrip()) * font > width:
-                lines.append(line.rstrip())
-                line = tok.lstrip()
-            else:
-                line += tok
-        lines.append(line.rstrip())
-    return "<br>".join(lines)
 
 
 def title_layout(text: str, width: float = MIN_PLOT_PX - 30) -> tuple[dict, int]:

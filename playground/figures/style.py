@@ -114,29 +114,38 @@ def _legend_top() -> dict:
     return dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom", font=dict(size=14))
 
 
-def _columns(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+def text_em(text: str) -> float:
+    """Estimated width of the widest line of ``text`` ("<br>" breaks, tags ignored), in em of its font size:
+    a CJK / full-width character is 1 em, any other 0.62 em (wider than the average Latin glyph, so
+    an estimate that fits leaves room to spare)."""
+    lines = text.replace("<b>", "").replace("</b>", "").split("<br>")
+    return max(sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.62 for ch in line) for line in lines)
 
 
-def wrap(text: str, width: int = 40) -> str:
-    """``text`` in lines of at most ~``width`` columns joined by <br> (a CJK character is two columns, and a line
-    may break after any of them): a message in a half-width column is not cut at both ends."""
-    out = []
+_WIDE = "\u2e80-\u9fff\uff00-\uffef"  # CJK and full-width: a line may break between any two of these
+_CLOSING = set("，。、：；！？）」』”’》")  # never at the start of a line (it stays with the character before it)
+
+
+def wrap(text: str, font: float, width: float) -> str:
+    """``text`` with "<br>" where needed so that no line is estimated (``text_em``) wider than ``width`` px at
+    ``font`` px: breaks at spaces, or between CJK characters. Plotly never wraps a title or an annotation,
+    so an unwrapped long one runs past its figure."""
+    lines = []
     for para in text.split("<br>"):
         line = ""
-        for piece in re.findall(r"\s*[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]|\s*[^\s\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]+", para):
-            if line.strip() and _columns(line + piece) > width:
-                out.append(line.rstrip())
-                line = piece.lstrip()
+        for tok in re.findall(rf"[{_WIDE}]|[^\s{_WIDE}]+\s*|\s+", para):
+            if line.strip() and tok not in _CLOSING and text_em(line + tok.rstrip()) * font > width:
+                lines.append(line.rstrip())
+                line = tok.lstrip()
             else:
-                line += piece
-        out.append(line.rstrip())
-    return "<br>".join(out)
+                line += tok
+        lines.append(line.rstrip())
+    return "<br>".join(lines)
 
 
 def placeholder(message: str, height: int = 260) -> go.Figure:
     """A figure that says why there is nothing to draw yet (never a blank white box)."""
-    note = dict(text=wrap(message), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                font=dict(size=18, color="#555"))
+    note = dict(text=wrap(message, 18, 400), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,  # 400 px:
+                font=dict(size=18, color="#555"))  # a half-width column
     return _figure([], "", height, margin=dict(l=10, r=10, t=10, b=10), annotations=[note],
                    xaxis=dict(visible=False), yaxis=dict(visible=False))

@@ -158,8 +158,8 @@ if (!window.playgroundPipeline) {
   }
 
   // A frame without plotly.js: each bar's path, its number and the panels' notes rewritten in place, and the
-  // figure's data set to match (Plotly.update of this six-panel figure takes ~40 ms of a 2-core laptop's frame;
-  // this, ~4 ms). Only while nothing but bars and words moves: the axes keep their range as long as the longest
+  // figure's data set to match (Plotly.update of this six-panel figure took ~50 ms of a 2-core machine's frame;
+  // this, ~4 ms: benchmarks/browser_speed.py). Only while nothing but bars and words moves: the axes keep their range as long as the longest
   // bar fits (else, or when the bars would shrink to under half of it, Plotly redraws with a new range) and every
   // note keeps its number of lines. A removed bar is grey without its hatching until the server's figure, which
   // replaces this preview on release. Returns false, having changed nothing, where it cannot.
@@ -216,7 +216,9 @@ if (!window.playgroundPipeline) {
       gd.layout.annotations[n.index].text = n.value;
       if (full.annotations && full.annotations[n.index]) full.annotations[n.index].text = n.value;
     }
-    data.x.forEach((x, i) => {  // the figure's data says what is drawn (read by hover, tests and the next update)
+    // the figure's data says what is drawn (the next update diffs against it; tests read it); hover keeps the last
+    // full draw's values until the server's figure comes on release
+    data.x.forEach((x, i) => {
       for (const d of [gd.data[i], gd._fullData[i]]) {
         d.x = x;
         d.text = data.text[i];
