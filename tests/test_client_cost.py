@@ -64,3 +64,24 @@ def test_a_step_with_the_inside_tab_closed_is_one_event_and_open_it_follows(page
     expect(page.locator("#inside-note")).to_contain_text("step 3", timeout=TIMEOUT)
     assert any(f'"fn_index":{fn["inside"]}' in j.replace(" ", "") for j in joins), joins
     assert errors == []  # the page's scripts (static/*.js, one js_on_load) ran without an error
+
+
+def test_in_projector_mode_a_step_s_chart_is_drawn_once_at_projector_sizes(page: Page, server):  # noqa: F811
+    """The server's figure is drawn with projector mode's fonts already in it (static/projector.js ``prepare``,
+    called just before plotly.js draws): no second pass to raise them (each costs a full redraw)."""
+    demo, _ = server
+    page.set_viewport_size({"width": 1920, "height": 1080})  # wide enough for six panels side by side
+    page.goto(demo.local_url + "?projector=true")
+    expect(page.locator("html.projector")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.locator("#next-plot .js-plotly-plot g.point").first).to_be_attached(timeout=TIMEOUT)
+    page.wait_for_timeout(800)
+    page.evaluate("""() => { window.__passes = []; for (const name of ['relayout', 'restyle', 'update']) {
+        const f = Plotly[name]; Plotly[name] = function (gd, ...a) {
+          if (gd && gd.closest && gd.closest('#next-plot')) window.__passes.push(name); return f.call(this, gd, ...a); }; } }""")
+    page.locator("#step").click()
+    expect(page.locator("#chips .tok.gen")).to_have_count(1, timeout=TIMEOUT)
+    page.wait_for_timeout(1000)
+    sizes = page.evaluate("""() => [...document.querySelectorAll('#next-plot .ytick text, #next-plot .annotation-text')]
+        .map(t => parseFloat(getComputedStyle(t).fontSize))""")
+    assert len(sizes) >= 6 and min(sizes) >= 20, sizes
+    assert page.evaluate("window.__passes") == []

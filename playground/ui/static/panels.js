@@ -64,10 +64,9 @@ if (!window.__playgroundPanels) {
         up[`annotations[${j}].yshift`] = -8;
       }
     });
-    gd.__arranging = true;
-    window.Plotly.relayout(gd, up).then(() => window.Plotly.restyle(
-      gd, {yaxis: xs.map((_, i) => { const r = Math.floor(i / cols); return r ? `y${r + 1}` : 'y'; })},
-      xs.map((_, i) => i))).finally(() => { gd.__arranging = false; });
+    gd.__arranging = true;  // the layout and each panel's y axis in one update: one redraw
+    window.Plotly.update(gd, {yaxis: xs.map((_, i) => { const r = Math.floor(i / cols); return r ? `y${r + 1}` : 'y'; })},
+                         up, xs.map((_, i) => i)).finally(() => { gd.__arranging = false; });
   }
   const hook = (gd) => {
     if (gd.__panelsHooked || !gd.on) return;

@@ -275,6 +275,8 @@ if (!window.playgroundPlots) {
       if (!figure) return;
       el.playgroundFigure = null;
       sizes.unobserve(el);
+      const projector = window.playgroundProjector;  // projector mode's sizes, in the same draw (static/projector.js)
+      if (projector && projector.prepare) projector.prepare(el, figure.args);
       figure.react.apply(figure.plotly, [el, ...figure.args]).then(figure.resolve, figure.reject);
     },
     patch(P) {
