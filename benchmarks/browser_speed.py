@@ -1,6 +1,6 @@
 """Speed of the page in a real browser (issue 18, point 3): from a click until the page stops changing.
 
-    python -m benchmarks.browser_speed [--rounds 8] [--model embedded] [--tree PATH ...] [--out logs/browser-speed]
+    python -m benchmarks.browser_speed [--rounds 8] [--model embedded] [--tree PATH ...] [--projector] [--out logs/browser-speed]
 
 Serves the page (``benchmarks/serve.py``: the app's launch settings, one torch thread) and drives it in
 Debian's Chromium at 1280×800 with Playwright. A MutationObserver on the whole document stamps every
@@ -214,13 +214,14 @@ def settle(tab: Tab, act, done_js: str, action: str, arm: str = "click", quiet: 
     return ms
 
 
-def open_page(context, server: Server, quiet: int = QUIET_MS, log: bool = False) -> tuple[object, float, NetLog]:
+def open_page(context, server: Server, quiet: int = QUIET_MS, log: bool = False,
+              query: str = "") -> tuple[object, float, NetLog]:
     """A fresh tab on the page; ms from navigation start to prompt chips and next-token plot drawn, settled; the
     tab's network log (``log``: from before it opens, so it knows the event stream the page opens at once)."""
     page = context.new_page()
     page.set_viewport_size(VIEWPORT)
     net = NetLog(context, page) if log else None
-    page.goto(server.base)
+    page.goto(server.base + query)
     page.wait_for_function(f"() => document.querySelector('#chips .tok.prompt') && {DRAWN.format('next-plot')} && "
                            f"performance.now() - window.__bench.last >= {quiet}", polling=50, timeout=TIMEOUT_MS)
     return page, page.evaluate("window.__bench.last"), net
@@ -329,7 +330,7 @@ def breakdown(detail: dict) -> dict:
     return out
 
 
-def run(trees: list[Path], model: str, rounds: int, quiet: int, server_repeats: int) -> dict:
+def run(trees: list[Path], model: str, rounds: int, quiet: int, server_repeats: int, query: str = "") -> dict:
     """Every tree's server up at once; the rounds alternate between them (see the top)."""
     from playwright.sync_api import sync_playwright
 
@@ -344,14 +345,14 @@ def run(trees: list[Path], model: str, rounds: int, quiet: int, server_repeats: 
             for tree in trees:
                 server = start_server(tree, model)
                 servers.append(server)
-                page, first, net = open_page(context, server, quiet, log=True)  # once the server answers
+                page, first, net = open_page(context, server, quiet, log=True, query=query)  # once the server answers
                 tabs.append(Tab(server, page, net, first_cold_ms=first))
             for r in range(rounds):
                 for tab in tabs:
                     step(tab, quiet)
                     slider(tab, TEMPERATURES[r % len(TEMPERATURES)], quiet)
                     switch_tabs(tab, quiet)
-                    fresh, ms, _ = open_page(context, tab.server, quiet)
+                    fresh, ms, _ = open_page(context, tab.server, quiet, query=query)
                     fresh.close()
                     tab.results["first_page"].append(ms)
             server_side = [server_only(t.server, t.page.locator("#prompt textarea").input_value(), server_repeats)
@@ -366,7 +367,7 @@ def run(trees: list[Path], model: str, rounds: int, quiet: int, server_repeats: 
                         first_page_cold_ms=tab.first_cold_ms,
                         **{k: summarise(v) for k, v in tab.results.items()},
                         breakdown=breakdown(tab.detail), server_only=srv, raw=tab.results))
-    return dict(trees=out, rounds=rounds, quiet_ms=quiet, viewport=VIEWPORT, targets=TARGETS,
+    return dict(trees=out, rounds=rounds, quiet_ms=quiet, viewport=VIEWPORT, targets=TARGETS, query=query,
                 load_average=os.getloadavg(), elapsed_s=time.perf_counter() - t_start)
 
 
@@ -383,7 +384,8 @@ def markdown(res: dict, command: str) -> str:
             ("tab switch", "tab", "ms", 1.0, "{:.0f}"), ("first page (fresh tab), s", "first_page", "s", 1e3, "{:.2f}")]
     trees = res["trees"]
     lines = [f"# Page speed in the browser (issue 18, point 3)\n", f"Command: `{command}`  ",
-             f"Chromium (Debian) at {res['viewport']['width']}×{res['viewport']['height']}, {res['rounds']} rounds, "
+             f"Chromium (Debian) at {res['viewport']['width']}×{res['viewport']['height']}"
+             f"{' in projector mode' if res.get('query') else ''}, {res['rounds']} rounds, "
              f"settled = {res['quiet_ms']} ms without a DOM change; load average at the end "
              f"{', '.join(f'{x:.1f}' for x in res['load_average'])}; {res['elapsed_s']:.0f} s in all.  ",
              f"Model: {trees[0]['model'].get('weights')} ({trees[0]['model'].get('n_layer')} layers, "
@@ -429,12 +431,14 @@ def main(argv: list[str] | None = None) -> dict:
                     help="a checkout to serve (repeat to compare; default: this one)")
     ap.add_argument("--out", type=Path, default=ROOT / "logs" / "browser-speed", help="writes OUT.json and OUT.md")
     ap.add_argument("--smoke", action="store_true", help="one quick round on a tiny model (the test)")
+    ap.add_argument("--projector", action="store_true", help="the page in projector mode (?projector=true)")
     argv = list(sys.argv[1:] if argv is None else argv)
     a = ap.parse_args(argv)
     if a.smoke:
         a.rounds, a.model = 1, "tiny"
     quiet = 150 if a.smoke else QUIET_MS
-    res = run([t.resolve() for t in (a.tree or [ROOT])], a.model, a.rounds, quiet, 1 if a.smoke else 5)
+    res = run([t.resolve() for t in (a.tree or [ROOT])], a.model, a.rounds, quiet, 1 if a.smoke else 5,
+              "?projector=true" if a.projector else "")
     command = "python -m benchmarks.browser_speed " + " ".join(argv)
     res["command"] = command.strip()
     a.out.parent.mkdir(parents=True, exist_ok=True)
