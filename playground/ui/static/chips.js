@@ -33,14 +33,19 @@ if (!window.__playgroundOverview) {
     if (e.target.closest && e.target.closest('#view_step input[type=range]')) reveal('#views');
   }, true);
   // a phone: the settings sidebar would cover the page, so it starts closed (its toggle opens it)
+  // (Gradio may open it after this script runs: watched for up to 10 s after load, closed once)
   if (window.innerWidth < 700) {
-    const close = () => {
+    let tries = 0;
+    const timer = setInterval(() => {
       const bar = document.querySelector('#settings');
       const open = bar && (bar.classList.contains('open') || bar.closest('.sidebar.open'));
       const toggle = document.querySelector('.sidebar .toggle-button, #settings .toggle-button');
-      if (open && toggle) toggle.click();
-      return !!toggle;
-    };
-    if (!close()) setTimeout(close, 300);
+      if (open && toggle) {
+        toggle.click();
+        clearInterval(timer);
+      } else if (++tries >= 50) {
+        clearInterval(timer);
+      }
+    }, 200);
   }
 }
